@@ -1,1 +1,9 @@
+//! Start-up for the `brokerage` binary: settings, telemetry, wiring of adapters, commands.
 
+pub mod commands;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,1 +1,38 @@
-fn main() {}
+//! `brokerage [serve | migrate | create-admin --email E] [--config FILE]`
+
+use brokerage_app::settings::Settings;
+use brokerage_app::{commands, telemetry};
+use std::path::PathBuf;
+
+const USAGE: &str = "usage: brokerage [serve | migrate | create-admin --email EMAIL] [--config FILE]";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut command = None;
+    let mut email = None;
+    let mut config = std::env::var_os("BROKERAGE_CONFIG").map(PathBuf::from);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => config = args.next().map(PathBuf::from),
+            "--email" => email = args.next(),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            c if command.is_none() && !c.starts_with('-') => command = Some(c.to_owned()),
+            other => anyhow::bail!("unexpected argument {other:?}\n{USAGE}"),
+        }
+    }
+    let settings = Settings::load(config.as_deref())?;
+    telemetry::init(&settings.log);
+    match command.as_deref().unwrap_or("serve") {
+        "serve" => commands::serve(settings).await,
+        "migrate" => commands::migrate(&settings).await,
+        "create-admin" => {
+            let email = email.ok_or_else(|| anyhow::anyhow!("create-admin needs --email\n{USAGE}"))?;
+            commands::create_admin(&settings, &email).await
+        }
+        other => anyhow::bail!("unknown command {other:?}\n{USAGE}"),
+    }
+}

@@ -1,6 +1,6 @@
 //! Time and identity come from ports so that tests are deterministic.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -19,8 +19,10 @@ pub trait IdGenerator: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Truncated to microseconds, the precision Postgres keeps, so that a timestamp reads
+    /// back exactly as it was returned whichever adapter stored it.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 

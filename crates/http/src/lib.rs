@@ -1,1 +1,32 @@
+//! Brokerage's REST API (actix-web): the HTTP face of the domain services.
+//!
+//! Modules, from the outside in:
+//! - [`server`]: [`build_server`] (the app crate runs it), [`app`] (one application, also for
+//!   tests) and [`routes`] (every path);
+//! - [`request_id`]: the `X-Request-Id` middleware and the request's tracing span;
+//! - [`error_envelope`]: turns error responses without a JSON body (actix's 404/405, …) into the
+//!   error envelope;
+//! - [`extract`]: JSON, query and path extractor settings, and the [`Authenticated`] caller;
+//! - [`errors`]: [`ApiError`], the error envelope, and the ONLY place that maps outcomes to
+//!   status codes;
+//! - [`dto`]: request and response bodies (serde, garde), and how they map to domain types;
+//! - `routes/`: one handler module per area (auth, account, orders, positions,
+//!   market data, health);
+//! - [`state`]: [`ApiState`], the services every handler reaches through `web::Data`.
 
+pub mod dto;
+pub mod error_envelope;
+pub mod errors;
+pub mod extract;
+pub mod request_id;
+mod routes;
+pub mod server;
+pub mod state;
+
+#[cfg(test)]
+mod api_tests;
+
+pub use errors::{ApiError, FieldDetail};
+pub use extract::Authenticated;
+pub use server::{HttpConfig, app, build_server, routes};
+pub use state::ApiState;

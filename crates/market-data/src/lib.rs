@@ -1,1 +1,5 @@
+//! Quote providers. The simulated market is the default: deterministic, needs no network.
 
+mod simulated;
+
+pub use simulated::{LISTINGS, SimulatedMarket};

@@ -1,4 +1,4 @@
-use super::models::{AccessToken, Credentials, Email, Password, PasswordHash, User};
+use super::models::{AccessToken, Credentials, Email, Password, PasswordHash, Role, User};
 use crate::accounts::Account;
 use crate::error::InfraError;
 use crate::ids::UserId;
@@ -30,6 +30,9 @@ pub trait UserStore: Send + Sync {
     async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>, InfraError>;
 
     async fn get(&self, id: UserId) -> Result<Option<User>, InfraError>;
+
+    /// Changes a user's role; `None` when there is no such user.
+    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, InfraError>;
 }
 
 /// Password hashing. Implementations MUST run the hash off the async workers.

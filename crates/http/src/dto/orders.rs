@@ -1,0 +1,223 @@
+//! Order requests, orders, and the order list's filters.
+
+use super::page::{page_request, present};
+use super::{DecimalInput, FieldErrors, decimal_string};
+use crate::errors::ApiError;
+use brokerage_domain::ids::OrderId;
+use brokerage_domain::market::Symbol;
+use brokerage_domain::orders::{Order, OrderFilter, OrderInput, OrderType, Side, StatusFilter, TimeInForce};
+use brokerage_domain::paging::PageRequest;
+use chrono::{DateTime, Utc};
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `POST /orders`. Enumerations are read as text and decimals leniently, so that every bad
+/// value is reported under its field's name; the rules between fields (exactly one of `qty`
+/// and `notional`, which prices each type needs) are the domain's
+/// ([`OrderSpec::parse`](brokerage_domain::orders::OrderSpec::parse)).
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    #[garde(length(chars, min = 1, max = 10))]
+    pub symbol: String,
+    #[garde(skip)]
+    pub side: String,
+    #[serde(rename = "type")]
+    #[garde(skip)]
+    pub order_type: String,
+    /// `day` when absent.
+    #[garde(skip)]
+    pub time_in_force: Option<String>,
+    #[garde(skip)]
+    pub qty: Option<DecimalInput>,
+    #[garde(skip)]
+    pub notional: Option<DecimalInput>,
+    #[garde(skip)]
+    pub limit_price: Option<DecimalInput>,
+    #[garde(skip)]
+    pub stop_price: Option<DecimalInput>,
+    #[garde(skip)]
+    pub trail_percent: Option<DecimalInput>,
+    #[garde(length(min = 1, max = 128))]
+    pub client_order_id: Option<String>,
+}
+
+impl OrderRequest {
+    pub fn try_into_domain(self) -> Result<OrderInput, ApiError> {
+        let mut errors = FieldErrors::validate(&self);
+        let side = errors.check("side", Side::parse(&self.side).ok_or("must be buy or sell"));
+        let order_type = errors.check(
+            "type",
+            OrderType::parse(&self.order_type).ok_or("must be one of: market, limit, stop, stop_limit, trailing_stop"),
+        );
+        let time_in_force = errors
+            .check_opt("time_in_force", self.time_in_force, |raw| {
+                TimeInForce::parse(&raw).ok_or("must be one of: day, gtc, ioc, fok")
+            })
+            .map(|tif| tif.unwrap_or(TimeInForce::Day));
+        let qty = errors.decimal("qty", self.qty);
+        let notional = errors.decimal("notional", self.notional);
+        let limit_price = errors.decimal("limit_price", self.limit_price);
+        let stop_price = errors.decimal("stop_price", self.stop_price);
+        let trail_percent = errors.decimal("trail_percent", self.trail_percent);
+        let input = (|| {
+            Some(OrderInput {
+                symbol: self.symbol,
+                side: side?,
+                order_type: order_type?,
+                time_in_force: time_in_force?,
+                qty: qty?,
+                notional: notional?,
+                limit_price: limit_price?,
+                stop_price: stop_price?,
+                trail_percent: trail_percent?,
+                client_order_id: self.client_order_id,
+            })
+        })();
+        errors.finish(input)
+    }
+}
+
+/// An order: the request's fields plus its state. Absent optionals are `null`.
+#[derive(Debug, Serialize)]
+pub struct OrderResponse {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub client_order_id: Option<String>,
+    pub symbol: String,
+    pub side: &'static str,
+    #[serde(rename = "type")]
+    pub order_type: &'static str,
+    pub time_in_force: &'static str,
+    pub qty: String,
+    pub notional: Option<String>,
+    pub limit_price: Option<String>,
+    pub stop_price: Option<String>,
+    pub trail_percent: Option<String>,
+    pub status: &'static str,
+    pub filled_qty: String,
+    pub filled_avg_price: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: DateTime<Utc>,
+    pub filled_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub expired_at: Option<DateTime<Utc>>,
+    pub replaced_by: Option<Uuid>,
+    pub replaces: Option<Uuid>,
+}
+
+impl From<Order> for OrderResponse {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id.into(),
+            account_id: o.account_id.into(),
+            client_order_id: o.client_order_id.map(|c| c.as_str().to_owned()),
+            symbol: o.symbol.to_string(),
+            side: o.side.as_str(),
+            order_type: o.order_type.as_str(),
+            time_in_force: o.time_in_force.as_str(),
+            qty: o.qty.to_string(),
+            notional: o.notional.map(|n| n.to_string()),
+            limit_price: o.limit_price.map(|p| p.to_string()),
+            stop_price: o.stop_price.map(|p| p.to_string()),
+            trail_percent: o.trail_percent.map(decimal_string),
+            status: o.status.as_str(),
+            filled_qty: decimal_string(o.filled_qty),
+            filled_avg_price: o.filled_avg_price.map(decimal_string),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            submitted_at: o.submitted_at,
+            filled_at: o.filled_at,
+            canceled_at: o.canceled_at,
+            expired_at: o.expired_at,
+            replaced_by: o.replaced_by.map(Into::into),
+            replaces: o.replaces.map(Into::into),
+        }
+    }
+}
+
+/// `GET /orders?status=open|closed|all&symbol=&limit=&after=` (status defaults to `open`).
+#[derive(Debug, Default, Deserialize)]
+pub struct OrdersQuery {
+    pub status: Option<String>,
+    pub symbol: Option<String>,
+    pub limit: Option<String>,
+    pub after: Option<String>,
+}
+
+impl OrdersQuery {
+    pub fn try_into_domain(self) -> Result<(OrderFilter, PageRequest<OrderId>), ApiError> {
+        let mut errors = FieldErrors::default();
+        let status = errors.check_opt("status", present(self.status), |raw| match raw.as_str() {
+            "open" => Ok(StatusFilter::Open),
+            "closed" => Ok(StatusFilter::Closed),
+            "all" => Ok(StatusFilter::All),
+            _ => Err("must be one of: open, closed, all"),
+        });
+        let symbol = errors.check_opt("symbol", present(self.symbol), |raw| Symbol::parse(&raw));
+        let page =
+            page_request(&mut errors, self.limit, self.after, |c| Uuid::parse_str(c).ok().map(OrderId::from_uuid));
+        let filter =
+            status.zip(symbol).map(|(status, symbol)| OrderFilter { status: status.unwrap_or_default(), symbol });
+        errors.finish(filter.zip(page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn parse(json: &str) -> Result<OrderInput, ApiError> {
+        serde_json::from_str::<OrderRequest>(json).expect("shape").try_into_domain()
+    }
+
+    fn fields(err: &ApiError) -> Vec<&str> {
+        err.details().iter().map(|d| d.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_limit_order_with_string_and_number_decimals() {
+        let input = parse(r#"{"symbol": "aapl", "side": "buy", "type": "limit", "qty": 0.5, "limit_price": "150.25"}"#)
+            .expect("valid");
+        assert_eq!(input.time_in_force, TimeInForce::Day);
+        assert_eq!(input.qty, Some(Decimal::new(5, 1)));
+        assert_eq!(input.limit_price, Some(Decimal::new(15025, 2)));
+        assert_eq!((input.side, input.order_type), (Side::Buy, OrderType::Limit));
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let err = parse(
+            r#"{"symbol": "", "side": "hold", "type": "fancy", "time_in_force": "forever",
+                "qty": "NaN", "limit_price": 1e308, "client_order_id": ""}"#,
+        )
+        .expect_err("invalid");
+        assert_eq!(err.code(), "validation_error");
+        let mut got = fields(&err);
+        got.sort_unstable();
+        assert_eq!(got, vec!["client_order_id", "limit_price", "qty", "side", "symbol", "time_in_force", "type"]);
+    }
+
+    #[test]
+    fn status_and_cash_cannot_be_smuggled_in() {
+        assert!(
+            serde_json::from_str::<OrderRequest>(
+                r#"{"symbol": "A", "side": "buy", "type": "market", "status": "filled"}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn list_filters_default_to_open_orders() {
+        let (filter, page) = OrdersQuery::default().try_into_domain().expect("valid");
+        assert_eq!((filter.status, filter.symbol, page.limit()), (StatusFilter::Open, None, 50));
+        let err = OrdersQuery { status: Some("pending".into()), limit: Some("0".into()), ..Default::default() }
+            .try_into_domain()
+            .expect_err("invalid");
+        assert_eq!(fields(&err), vec!["status", "limit"]);
+    }
+}

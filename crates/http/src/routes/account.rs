@@ -1,0 +1,50 @@
+//! `GET /account`, `POST /account/deposits`, `POST /account/withdrawals`,
+//! `GET /account/activities`.
+
+use crate::dto::{AccountResponse, ActivitiesQuery, ActivityResponse, AmountRequest, PageResponse};
+use crate::errors::ApiError;
+use crate::extract::Authenticated;
+use crate::state::ApiState;
+use actix_web::{HttpResponse, web};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/account").route(web::get().to(account)))
+        .service(web::resource("/account/deposits").route(web::post().to(deposit)))
+        .service(web::resource("/account/withdrawals").route(web::post().to(withdraw)))
+        .service(web::resource("/account/activities").route(web::get().to(activities)));
+}
+
+async fn account(state: web::Data<ApiState>, Authenticated(who): Authenticated) -> Result<HttpResponse, ApiError> {
+    let view = state.accounts.account(&who).await?;
+    Ok(HttpResponse::Ok().json(AccountResponse::from(view)))
+}
+
+async fn deposit(
+    state: web::Data<ApiState>,
+    Authenticated(who): Authenticated,
+    body: web::Json<AmountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let amount = body.into_inner().try_into_domain()?;
+    let activity = state.accounts.deposit(&who, amount).await?;
+    Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
+}
+
+async fn withdraw(
+    state: web::Data<ApiState>,
+    Authenticated(who): Authenticated,
+    body: web::Json<AmountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let amount = body.into_inner().try_into_domain()?;
+    let activity = state.accounts.withdraw(&who, amount).await?;
+    Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
+}
+
+async fn activities(
+    state: web::Data<ApiState>,
+    Authenticated(who): Authenticated,
+    query: web::Query<ActivitiesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, page) = query.into_inner().try_into_domain()?;
+    let page = state.accounts.activities(&who, &filter, &page).await?;
+    Ok(HttpResponse::Ok().json(PageResponse::from_page(page, ActivityResponse::from)))
+}

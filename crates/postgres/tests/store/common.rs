@@ -1,0 +1,105 @@
+use brokerage_domain::accounts::{Account, AccountStore, Activity};
+use brokerage_domain::market::Symbol;
+use brokerage_domain::orders::{ClientOrderId, Order, OrderStatus, OrderType, Side, TimeInForce};
+use brokerage_domain::users::{Email, PasswordHash, Role, User, UserStatus, UserStore};
+use brokerage_domain::{AccountId, ActivityId, Amount, Money, OrderId, Price, Quantity, UserId};
+use brokerage_postgres::test_support::TestDatabase;
+use brokerage_postgres::{PgPool, PgStore};
+use chrono::Utc;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// One test's database and a store on it. Keep it alive for the whole test.
+pub struct Env {
+    pub store: PgStore,
+    pub pool: PgPool,
+    pub db: TestDatabase,
+}
+
+pub async fn env() -> Env {
+    let db = TestDatabase::new().await.expect("a test database (is DATABASE_URL set?)");
+    let pool = db.pool().await;
+    Env { store: PgStore::new(pool.clone()), pool, db }
+}
+
+pub fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).expect("decimal literal")
+}
+
+pub fn money(s: &str) -> Money {
+    Money::new(d(s)).expect("valid money")
+}
+
+pub fn new_user(email: &str) -> (User, Account) {
+    let now = Utc::now();
+    let user = User {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        email: Email::parse(email).expect("valid e-mail"),
+        role: Role::Customer,
+        status: UserStatus::Active,
+        totp_enabled: false,
+        created_at: now,
+    };
+    let account = Account::open(AccountId::from_uuid(Uuid::now_v7()), user.id, now);
+    (user, account)
+}
+
+/// A registered customer's (empty) account.
+pub async fn customer(store: &PgStore) -> Account {
+    let (user, account) = new_user(&format!("c{}@example.com", Uuid::now_v7().simple()));
+    store.create_with_account(&user, &PasswordHash::new("$argon2id$test".into()), &account).await.expect("created");
+    account
+}
+
+pub async fn deposit(store: &PgStore, account: AccountId, amount: &str) -> Account {
+    let activity = Activity::deposit(
+        ActivityId::from_uuid(Uuid::now_v7()),
+        account,
+        Amount::new(d(amount)).expect("positive"),
+        Utc::now(),
+    );
+    store.move_cash(&activity).await.expect("deposit")
+}
+
+/// A new order as the order service builds it.
+pub fn order(account: AccountId, side: Side, order_type: OrderType, symbol: &str, qty: &str) -> Order {
+    let now = Utc::now();
+    Order {
+        id: OrderId::from_uuid(Uuid::now_v7()),
+        account_id: account,
+        client_order_id: None,
+        symbol: Symbol::parse(symbol).expect("valid symbol"),
+        side,
+        order_type,
+        time_in_force: TimeInForce::Day,
+        qty: Quantity::new(d(qty)).expect("valid qty"),
+        notional: None,
+        limit_price: None,
+        stop_price: None,
+        trail_percent: None,
+        status: OrderStatus::New,
+        filled_qty: Decimal::ZERO,
+        filled_avg_price: None,
+        held_cash: Money::ZERO,
+        created_at: now,
+        updated_at: now,
+        submitted_at: now,
+        filled_at: None,
+        canceled_at: None,
+        expired_at: None,
+        replaced_by: None,
+        replaces: None,
+    }
+}
+
+pub fn limit_buy(account: AccountId, symbol: &str, qty: &str, limit: &str) -> Order {
+    let mut o = order(account, Side::Buy, OrderType::Limit, symbol, qty);
+    o.limit_price = Some(Price::new(d(limit)).expect("valid price"));
+    o
+}
+
+pub fn with_client_id(mut o: Order, id: &str) -> Order {
+    o.client_order_id = Some(ClientOrderId::parse(id).expect("valid client id"));
+    o
+}

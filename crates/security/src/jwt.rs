@@ -1,0 +1,175 @@
+use brokerage_domain::users::{AccessToken, Role, TokenError, TokenIssuer};
+use brokerage_domain::{AccountId, InfraError, Principal, UserId};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: i64 = 30;
+/// A 256-bit HMAC key needs at least 32 bytes of secret.
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub secret: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl_seconds: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    acct: Uuid,
+    role: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: Uuid,
+    /// Token use; only `access` tokens authenticate API calls.
+    typ: String,
+}
+
+/// HS256 access tokens with the algorithm pinned and `iss`, `aud`, `exp`, `nbf` checked
+/// against the service clock.
+pub struct JwtIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl_seconds: u64,
+}
+
+impl JwtIssuer {
+    pub fn new(config: &JwtConfig) -> anyhow::Result<Self> {
+        let secret = config.secret.expose_secret().as_bytes();
+        anyhow::ensure!(secret.len() >= MIN_SECRET_BYTES, "the JWT secret must be at least {MIN_SECRET_BYTES} bytes");
+        anyhow::ensure!(
+            config.ttl_seconds > 0 && config.ttl_seconds <= 900,
+            "access tokens must live 1 to 900 seconds"
+        );
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        // Time claims are checked against the service's clock below, not the library's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl_seconds: config.ttl_seconds,
+        })
+    }
+}
+
+impl TokenIssuer for JwtIssuer {
+    fn issue(&self, principal: &Principal, now: DateTime<Utc>) -> Result<AccessToken, InfraError> {
+        let iat = now.timestamp();
+        let ttl = i64::try_from(self.ttl_seconds).map_err(|e| InfraError::Unknown(e.into()))?;
+        let claims = Claims {
+            sub: *principal.user_id.as_uuid(),
+            acct: *principal.account_id.as_uuid(),
+            role: principal.role.as_str().to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + ttl,
+            jti: Uuid::now_v7(),
+            typ: "access".to_owned(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| InfraError::Unknown(anyhow::anyhow!("jwt encoding failed: {e}")))?;
+        Ok(AccessToken { token, expires_in_seconds: self.ttl_seconds })
+    }
+
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        let c = data.claims;
+        let now = now.timestamp();
+        if c.typ != "access" || c.nbf > now + LEEWAY_SECONDS {
+            return Err(TokenError::Invalid);
+        }
+        if c.exp <= now - LEEWAY_SECONDS {
+            return Err(TokenError::Expired);
+        }
+        let role = Role::parse(&c.role).ok_or(TokenError::Invalid)?;
+        Ok(Principal { user_id: UserId::from_uuid(c.sub), account_id: AccountId::from_uuid(c.acct), role })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn config(secret: &str) -> JwtConfig {
+        JwtConfig {
+            secret: SecretString::from(secret.to_owned()),
+            issuer: "brokerage".into(),
+            audience: "brokerage-api".into(),
+            ttl_seconds: 900,
+        }
+    }
+
+    fn issuer() -> JwtIssuer {
+        JwtIssuer::new(&config("0123456789abcdef0123456789abcdef")).expect("valid config")
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            user_id: UserId::from_uuid(Uuid::now_v7()),
+            account_id: AccountId::from_uuid(Uuid::now_v7()),
+            role: Role::Customer,
+        }
+    }
+
+    #[test]
+    fn a_token_round_trips_to_the_same_principal() {
+        let now = Utc::now();
+        let p = principal();
+        let t = issuer().issue(&p, now).expect("issued");
+        assert_eq!(t.expires_in_seconds, 900);
+        assert_eq!(issuer().verify(&t.token, now), Ok(p));
+    }
+
+    #[test]
+    fn expiry_is_checked_against_the_service_clock() {
+        let now = Utc::now();
+        let t = issuer().issue(&principal(), now).expect("issued");
+        assert!(issuer().verify(&t.token, now + Duration::seconds(900 + 29)).is_ok(), "within leeway");
+        assert_eq!(issuer().verify(&t.token, now + Duration::seconds(900 + 31)), Err(TokenError::Expired));
+        assert_eq!(issuer().verify(&t.token, now - Duration::seconds(31)), Err(TokenError::Invalid), "not yet valid");
+    }
+
+    #[test]
+    fn forged_tokens_are_refused() {
+        let now = Utc::now();
+        let t = issuer().issue(&principal(), now).expect("issued");
+        let other = JwtIssuer::new(&config("another-secret-of-at-least-32-bytes!")).expect("valid");
+        assert_eq!(other.verify(&t.token, now), Err(TokenError::Invalid), "wrong key");
+        let mut parts: Vec<&str> = t.token.split('.').collect();
+        // {"alg":"none","typ":"JWT"}
+        parts[0] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        assert_eq!(issuer().verify(&format!("{}.{}.", parts[0], parts[1]), now), Err(TokenError::Invalid), "alg none");
+        assert_eq!(issuer().verify("not a jwt", now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn short_secrets_are_refused_at_start_up() {
+        assert!(JwtIssuer::new(&config("too short")).is_err());
+    }
+}
