@@ -4,6 +4,9 @@
 #   make test       all tests against PostgreSQL and Redis (throwaway ones unless DATABASE_URL and REDIS_URL are set)
 #   make lint       rustfmt check and clippy with warnings denied
 #   make services   start the throwaway PostgreSQL and Redis and print their variables
+#   make validate-deploy    validate deploy/ offline (and prove it rejects broken copies)
+#   make swagger-ui-check   render /api-docs in headless Chromium against a demo-mode server
+#   make openapi    regenerate docs/openapi.json from the code
 #
 # Every recipe runs in bash with -e -u -o pipefail, so a failing command in a pipeline fails the target.
 
@@ -17,11 +20,11 @@ SERVICES := bash scripts/test-services.sh
 SERVICES_ENV := target/services/env
 TEST_LOG := target/test-output.log
 
-.PHONY: help run test lint services services-stop migrate
+.PHONY: help run test lint services services-stop migrate validate-deploy swagger-ui-check openapi
 
 help: ## list the targets
 	@echo "Brokerage make targets:"
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  \1\t\2/' | expand -t 18
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  \1\t\2/' | expand -t 20
 
 run: ## run the API server (release build; set DATABASE_URL/REDIS_URL for real storage)
 	$(CARGO) run --release -p brokerage-app --bin brokerage -- serve
@@ -74,3 +77,13 @@ migrate: ## apply database migrations to DATABASE_URL
 	    exit 1; \
 	fi
 	$(CARGO) run -p brokerage-app --bin brokerage -- migrate
+
+validate-deploy: ## validate deploy/ offline (yamllint, hadolint, Compose and Kubernetes schemas, policy) + self-test
+	bash scripts/validate-deploy.sh
+	bash scripts/validate-deploy.sh --self-test
+
+swagger-ui-check: ## load /api-docs in headless Chromium (installs Debian's chromium if missing)
+	bash scripts/swagger-ui-check.sh
+
+openapi: ## regenerate docs/openapi.json from the handlers' annotations
+	UPDATE_OPENAPI=1 $(CARGO) test -p brokerage-http --lib openapi_checked_in_document_is_up_to_date

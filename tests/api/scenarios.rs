@@ -255,7 +255,9 @@ pub async fn authentication_failures_use_the_envelope(app: &TestApp) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"email": "nobody@example.com", "password": PASSWORD})),
+            Some(
+                json!({"email": format!("nobody-{}@example.com", uuid::Uuid::now_v7().simple()), "password": PASSWORD}),
+            ),
         )
         .await;
     for r in [&wrong, &unknown] {

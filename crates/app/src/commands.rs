@@ -2,22 +2,47 @@
 
 use crate::settings::Settings;
 use crate::startup::Application;
+use crate::telemetry;
 use secrecy::ExposeSecret;
 use std::io::Read;
+use std::time::Duration;
 
 /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
-/// (bounded by `http.shutdown_timeout_secs`) and returns.
+/// (bounded by `http.shutdown_timeout_secs`), exports the buffered traces and returns; the
+/// connection pools close as the server's state is dropped.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
     let app = Application::build(settings).await?;
     let handle = app.handle();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown signal received; finishing in-flight requests");
-        handle.stop(true).await;
-    });
-    app.run_until_stopped().await?;
-    tracing::info!("stopped");
+    let mut server = std::pin::pin!(app.run_until_stopped());
+    let served = tokio::select! {
+        served = &mut server => served,
+        () = shutdown_signal() => {
+            tracing::info!(grace_secs = grace.as_secs(), "shutdown signal received; finishing in-flight requests");
+            // actix closes the listeners at once and force-closes what is still running after
+            // the grace period; the extra margin only guards against a stop that hangs.
+            tokio::spawn(handle.stop(true));
+            match tokio::time::timeout(grace + Duration::from_secs(5), &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("the server did not stop within the grace period; exiting anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    tracing::info!("server stopped; pools closed; flushing traces");
+    flush_traces().await;
+    served?;
     Ok(())
+}
+
+/// Exports the spans still buffered, without blocking the runtime for more than a few seconds.
+async fn flush_traces() {
+    let flushed = tokio::time::timeout(Duration::from_secs(6), tokio::task::spawn_blocking(telemetry::shutdown)).await;
+    if flushed.is_err() {
+        eprintln!("traces could not be flushed within 6 s");
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,8 @@
 //! Start-up for the `brokerage` binary: settings, telemetry, wiring of adapters, commands.
 
 pub mod commands;
+mod market_data;
+pub mod operations;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -13,6 +13,9 @@ host = "0.0.0.0"
 port = 8080
 max_body_bytes = 65536
 shutdown_timeout_secs = 30
+request_timeout_secs = 30
+hsts = false
+cors_allowed_origins = []
 
 [database]
 max_connections = 32
@@ -26,6 +29,10 @@ connect_timeout_ms = 2000
 issuer = "brokerage"
 audience = "brokerage-api"
 access_ttl_seconds = 900
+session_ttl_days = 7
+login_attempts_per_account = 10
+login_window_secs = 900
+jwt_kid = "k1"
 argon2_memory_kib = 19456
 argon2_iterations = 2
 argon2_parallelism = 1
@@ -33,13 +40,43 @@ argon2_parallelism = 1
 [market_data]
 provider = "simulated"
 seed = 42
+base_url = "https://www.alphavantage.co"
+timeout_ms = 5000
+max_attempts = 3
+retry_base_ms = 200
+breaker_failures = 5
+breaker_cooldown_secs = 30
+calls_per_minute = 5
+cache_ttl_seconds = 60
+stale_ttl_seconds = 86400
+key_prefix = "marketdata:"
 
 [trading]
 stop_collar_bps = 500
 
+[security]
+encryption_kid = "e1"
+
 [log]
 format = "auto"
 filter = "info"
+
+[rate_limit]
+enabled = true
+login_limit = 5
+login_window_secs = 900
+trading_limit = 10
+trading_window_secs = 1
+general_limit = 100
+general_window_secs = 60
+fail_open = true
+trust_forwarded_for = false
+timeout_ms = 500
+key_prefix = "ratelimit:"
+
+[idempotency]
+ttl_hours = 24
+lock_secs = 60
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +89,34 @@ pub struct Settings {
     pub market_data: MarketDataSettings,
     pub trading: TradingSettings,
     pub log: LogSettings,
+    pub rate_limit: RateLimitSettings,
+    pub security: SecuritySettings,
+    pub idempotency: IdempotencySettings,
+}
+
+/// `Idempotency-Key` (API.md): kept in Redis when `REDIS_URL` is set (shared by every
+/// instance), in memory otherwise (see `brokerage_http::idempotency`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    /// How long a final answer is kept and replayed (API.md: at least 24).
+    pub ttl_hours: u64,
+    /// How long a running request holds its key if its instance dies mid-request; keep it
+    /// above `http.request_timeout_secs`.
+    pub lock_secs: u64,
+}
+
+/// Encryption at rest of secrets the server reads back (TOTP and API-key secrets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// AES-256 key, 64 hex characters. Required with a database; ephemeral in demo mode.
+    pub encryption_key: Option<SecretString>,
+    /// The id stored with every value sealed by `encryption_key`.
+    pub encryption_kid: String,
+    /// A retired key still able to open old values (they are re-sealed on use).
+    pub encryption_previous_key: Option<SecretString>,
+    pub encryption_previous_kid: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +129,33 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// A second listener (same host) for `/metrics` and the health probes; when set, the
+    /// public port answers 404 for `/metrics`.
+    pub admin_port: Option<u16>,
+    /// A request not answered within this many seconds gets 503 `unavailable`; also the limit
+    /// to receive a request's head and for idle keep-alive connections. 0: no limit.
+    pub request_timeout_secs: u64,
+    /// Send `Strict-Transport-Security`; only when clients reach the service over TLS.
+    pub hsts: bool,
+    /// Origins whose pages may call the API (CORS), e.g. `https://app.example.com`: a TOML
+    /// array, or comma-separated in `BROKERAGE__HTTP__CORS_ALLOWED_ORIGINS`. Default: none.
+    #[serde(deserialize_with = "comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// A list given as a TOML array or as one comma-separated string (environment variables).
+fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Text(text) => text.split(',').map(str::to_owned).collect(),
+        OneOrMany::List(list) => list,
+    };
+    Ok(items.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +182,16 @@ pub struct RedisSettings {
 pub struct AuthSettings {
     /// HS256 key, at least 32 bytes. Required with a database; generated in demo mode.
     pub jwt_secret: Option<SecretString>,
+    /// The id (`kid`) of `jwt_secret`, written into every token's header.
+    pub jwt_kid: String,
+    /// A key rotated out: tokens it signed stay valid until they expire.
+    pub jwt_previous_secret: Option<SecretString>,
+    pub jwt_previous_kid: Option<String>,
+    /// Absolute lifetime of a login session (refreshes do not extend it).
+    pub session_ttl_days: u32,
+    /// Login attempts allowed per account (e-mail) per window, from any address.
+    pub login_attempts_per_account: u32,
+    pub login_window_secs: u64,
     pub issuer: String,
     pub audience: String,
     pub access_ttl_seconds: u64,
@@ -102,6 +204,7 @@ pub struct AuthSettings {
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Simulated,
+    AlphaVantage,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +213,28 @@ pub struct MarketDataSettings {
     pub provider: Provider,
     /// Seed of the simulated market's price walk.
     pub seed: u64,
+    /// The real provider's endpoint (a local fake in tests).
+    pub base_url: String,
+    /// The real provider's key; required with `provider = "alpha_vantage"`. Never logged.
+    pub api_key: Option<SecretString>,
+    /// Per outbound call (connection and body included).
+    pub timeout_ms: u64,
+    /// Attempts per quote, first included; only timeouts, connection errors and 5xx retry.
+    pub max_attempts: u32,
+    /// First retry backoff (doubling, jittered, capped at 10×).
+    pub retry_base_ms: u64,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one probe call.
+    pub breaker_cooldown_secs: u64,
+    /// Outbound calls per minute, shared by every instance (Redis); over it counts as throttled.
+    pub calls_per_minute: u32,
+    /// How long a fetched quote is served from the Redis cache (and `Cache-Control: max-age`).
+    pub cache_ttl_seconds: u64,
+    /// How long the last known quote is kept, to be served `stale` while the provider fails.
+    pub stale_ttl_seconds: u64,
+    /// Prefix of the quote cache's and call budget's Redis keys.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +259,32 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// An `EnvFilter` directive; `RUST_LOG` wins when set.
     pub filter: String,
+}
+
+/// Rate limits per class (see `brokerage_http::rate_limit`), counted in Redis when
+/// `REDIS_URL` is set (shared by every instance), in memory otherwise.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// `POST /api/v1/auth/login`, per client IP.
+    pub login_limit: u32,
+    pub login_window_secs: u64,
+    /// Order and position writes, per user.
+    pub trading_limit: u32,
+    pub trading_window_secs: u64,
+    /// Every other `/api/v1` request, per user (per IP when unauthenticated).
+    pub general_limit: u32,
+    pub general_window_secs: u64,
+    /// When the limiter (Redis) fails: let trading and general requests through. Login
+    /// always fails closed.
+    pub fail_open: bool,
+    /// Count per the address in `Forwarded`/`X-Forwarded-For`; only behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
+    /// How long the limiter may take before it counts as failed.
+    pub timeout_ms: u64,
+    /// Prefix of the counters' Redis keys (deployments sharing one Redis use different ones).
+    pub key_prefix: String,
 }
 
 impl Settings {
@@ -203,7 +354,82 @@ mod tests {
     }
 
     #[test]
+    fn market_data_defaults_to_the_simulated_market_and_takes_a_real_provider() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        let md = &defaults.market_data;
+        assert_eq!(md.provider, Provider::Simulated);
+        assert!(md.api_key.is_none());
+        assert_eq!((md.cache_ttl_seconds, md.calls_per_minute, md.max_attempts), (60, 5, 3));
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BROKERAGE__MARKET_DATA__PROVIDER", "alpha_vantage"),
+                ("BROKERAGE__MARKET_DATA__BASE_URL", "http://127.0.0.1:9999"),
+                ("BROKERAGE__MARKET_DATA__API_KEY", "k-123"),
+                ("BROKERAGE__MARKET_DATA__CACHE_TTL_SECONDS", "15"),
+                ("BROKERAGE__MARKET_DATA__CALLS_PER_MINUTE", "75"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.market_data.provider, Provider::AlphaVantage);
+        assert_eq!((s.market_data.cache_ttl_seconds, s.market_data.calls_per_minute), (15, 75));
+        assert!(!format!("{:?}", s.market_data).contains("k-123"), "the key is redacted");
+        assert!(Settings::load_from(None, env(&[("BROKERAGE__MARKET_DATA__PROVIDER", "bloomberg")])).is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(Settings::load_from(None, env(&[("BROKERAGE__HTTP__PROT", "1")])).is_err());
+    }
+
+    #[test]
+    fn rate_limits_and_the_admin_port_are_configurable() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!(defaults.http.admin_port, None);
+        let rl = &defaults.rate_limit;
+        assert!(rl.enabled && rl.fail_open && !rl.trust_forwarded_for);
+        assert_eq!((rl.login_limit, rl.login_window_secs), (5, 900));
+        assert_eq!((rl.trading_limit, rl.trading_window_secs), (10, 1));
+        assert_eq!((rl.general_limit, rl.general_window_secs), (100, 60));
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BROKERAGE__HTTP__ADMIN_PORT", "9100"),
+                ("BROKERAGE__RATE_LIMIT__LOGIN_LIMIT", "3"),
+                ("BROKERAGE__RATE_LIMIT__FAIL_OPEN", "false"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.http.admin_port, Some(9100));
+        assert_eq!(s.rate_limit.login_limit, 3);
+        assert!(!s.rate_limit.fail_open);
+    }
+
+    #[test]
+    fn http_hardening_is_configurable() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!(defaults.http.request_timeout_secs, 30);
+        assert!(!defaults.http.hsts);
+        assert!(defaults.http.cors_allowed_origins.is_empty());
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BROKERAGE__HTTP__REQUEST_TIMEOUT_SECS", "5"),
+                ("BROKERAGE__HTTP__HSTS", "true"),
+                ("BROKERAGE__HTTP__CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.http.request_timeout_secs, 5);
+        assert!(s.http.hsts);
+        assert_eq!(s.http.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_a_day_by_default() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!((defaults.idempotency.ttl_hours, defaults.idempotency.lock_secs), (24, 60));
+        let s = Settings::load_from(None, env(&[("BROKERAGE__IDEMPOTENCY__TTL_HOURS", "48")])).expect("loads");
+        assert_eq!(s.idempotency.ttl_hours, 48);
     }
 }

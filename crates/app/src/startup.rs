@@ -1,17 +1,22 @@
 //! Wiring: picks the adapters the settings ask for, builds the services and the HTTP server.
 //! `Application::build` binds the port first, so tests can ask for port 0 and read it back.
 
-use crate::settings::{Provider, Settings};
+use crate::settings::Settings;
 use brokerage_domain::accounts::{AccountService, AccountStore, LedgerStore};
-use brokerage_domain::market::QuoteProvider;
+use brokerage_domain::api_keys::{ApiKeyPorts, ApiKeyService, ApiKeyStore, NonceStore};
+use brokerage_domain::crypto::{SecretCipher, TokenDigests};
+use brokerage_domain::idempotency::{IdempotencyPolicy, IdempotencyService, IdempotencyStore};
+use brokerage_domain::limits::RateLimiter;
+use brokerage_domain::market::{AssetStore, QuoteProvider};
 use brokerage_domain::orders::{OrderService, OrderStore};
 use brokerage_domain::positions::{PositionStore, PositionValuer};
 use brokerage_domain::system::{SystemClock, UuidV7Generator};
-use brokerage_domain::users::{AuthService, Email, Password, Role, UserStore};
+use brokerage_domain::users::{
+    AuthPorts, AuthService, Email, LoginLimit, Password, Role, SessionStore, TwoFactorStore, UserChanges, UserStore,
+};
 use brokerage_domain::{Clock, HealthCheck, IdGenerator};
 use brokerage_http::{ApiState, HttpConfig};
-use brokerage_market_data::SimulatedMarket;
-use brokerage_security::{Argon2Hasher, HashingConfig, JwtConfig, JwtIssuer};
+use brokerage_security::{AesGcmCipher, Argon2Hasher, CipherKeys, HashingConfig, JwtConfig, JwtIssuer, JwtKey};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
@@ -27,7 +32,12 @@ struct Stores {
     ledger: Arc<dyn LedgerStore>,
     positions: Arc<dyn PositionStore>,
     orders: Arc<dyn OrderStore>,
+    two_factor: Arc<dyn TwoFactorStore>,
+    api_keys: Arc<dyn ApiKeyStore>,
+    assets: Arc<dyn AssetStore>,
     health: Vec<Arc<dyn HealthCheck>>,
+    /// Pool gauges sampled by `/metrics`.
+    gauges: Vec<brokerage_http::GaugeProbe>,
 }
 
 impl Stores {
@@ -38,8 +48,12 @@ impl Stores {
             accounts: Arc::new(m.clone()),
             ledger: Arc::new(m.clone()),
             positions: Arc::new(m.clone()),
-            orders: Arc::new(m),
+            orders: Arc::new(m.clone()),
+            two_factor: Arc::new(m.clone()),
+            assets: Arc::new(brokerage_memory::MemoryAssets::seeded()),
+            api_keys: Arc::new(m),
             health: Vec::new(),
+            gauges: Vec::new(),
         }
     }
 
@@ -52,6 +66,13 @@ impl Stores {
             connection_timeout: Duration::from_millis(settings.database.connect_timeout_ms),
         })
         .await?;
+        let gauges = crate::operations::pool_gauges("postgres", settings.database.max_connections, {
+            let pool = pool.clone();
+            move || {
+                let s = pool.state();
+                (s.connections, s.idle_connections)
+            }
+        });
         let pg = brokerage_postgres::PgStore::new(pool);
         Ok(Self {
             users: Arc::new(pg.clone()),
@@ -59,7 +80,11 @@ impl Stores {
             ledger: Arc::new(pg.clone()),
             positions: Arc::new(pg.clone()),
             orders: Arc::new(pg.clone()),
+            two_factor: Arc::new(pg.clone()),
+            api_keys: Arc::new(pg.clone()),
+            assets: Arc::new(pg.clone()),
             health: vec![Arc::new(pg)],
+            gauges,
         })
     }
 }
@@ -68,6 +93,9 @@ impl Stores {
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    users: Arc<dyn UserStore>,
+    /// The admin listener's port and server, when `http.admin_port` is set.
+    admin: Option<(u16, actix_web::dev::Server)>,
 }
 
 impl Application {
@@ -79,31 +107,78 @@ impl Application {
                 Stores::memory()
             }
         };
-        if let Some(url) = &settings.redis.url {
-            let pool = brokerage_redis::connect(&brokerage_redis::RedisConfig {
-                url: url.expose_secret().to_owned(),
-                max_size: settings.redis.max_connections,
-                connection_timeout: Duration::from_millis(settings.redis.connect_timeout_ms),
-            })
-            .await?;
-            stores.health.push(Arc::new(brokerage_redis::RedisHealth::new(pool)));
-        }
-
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
-        let quotes: Arc<dyn QuoteProvider> = match settings.market_data.provider {
-            Provider::Simulated => Arc::new(SimulatedMarket::new(settings.market_data.seed, clock.clone())),
-        };
+        let mut redis_pool = None;
+        // Sessions and nonces must be shared by every instance: Redis whenever a database is
+        // configured.
+        let (sessions, nonces, limiter): (Arc<dyn SessionStore>, Arc<dyn NonceStore>, Arc<dyn RateLimiter>) =
+            match &settings.redis.url {
+                Some(url) => {
+                    let pool = brokerage_redis::connect(&brokerage_redis::RedisConfig {
+                        url: url.expose_secret().to_owned(),
+                        max_size: settings.redis.max_connections,
+                        connection_timeout: Duration::from_millis(settings.redis.connect_timeout_ms),
+                    })
+                    .await?;
+                    stores.health.push(Arc::new(brokerage_redis::RedisHealth::new(pool.clone())));
+                    redis_pool = Some(pool.clone());
+                    (
+                        Arc::new(brokerage_redis::RedisSessions::new(pool.clone())),
+                        Arc::new(brokerage_redis::RedisNonces::new(pool.clone())),
+                        Arc::new(brokerage_redis::RedisRateLimiter::new(pool)),
+                    )
+                }
+                None if settings.is_demo() => (
+                    Arc::new(brokerage_memory::MemorySessions::new(clock.clone())),
+                    Arc::new(brokerage_memory::MemoryNonces::new(clock.clone())),
+                    Arc::new(brokerage_memory::MemoryRateLimiter::new(clock.clone())),
+                ),
+                None => anyhow::bail!(
+                    "REDIS_URL is required when DATABASE_URL is set (sessions are shared by every instance)"
+                ),
+            };
+        // The asset list, then (for a real provider) the Redis quote cache and the breaker.
+        let market = crate::market_data::build(&settings, redis_pool.as_ref(), clock.clone(), stores.assets.clone())?;
+        stores.health.extend(market.health);
+        stores.gauges.extend(market.gauges);
+        let quotes: Arc<dyn QuoteProvider> = Arc::new(crate::operations::TracedQuotes(market.quotes));
+        let mut ops = crate::operations::ops(&settings, redis_pool.as_ref(), clock.clone(), stores.gauges);
         let hasher = password_hasher(&settings)?;
         let tokens = token_issuer(&settings)?;
 
+        let cipher: Arc<dyn SecretCipher> = Arc::new(secret_cipher(&settings)?);
+        ops.idempotency =
+            Some(idempotency(&settings, redis_pool.as_ref(), clock.clone(), cipher.clone(), ids.clone())?);
+        let digests: Arc<dyn TokenDigests> = Arc::new(brokerage_security::Digests);
+        let users = stores.users.clone();
         let state = ApiState {
+            api_keys: ApiKeyService::new(ApiKeyPorts {
+                keys: stores.api_keys.clone(),
+                users: stores.users.clone(),
+                nonces,
+                cipher: cipher.clone(),
+                digests: digests.clone(),
+                signatures: Arc::new(brokerage_security::HmacSigner),
+                clock: clock.clone(),
+                ids: ids.clone(),
+            }),
             auth: AuthService::new(
-                stores.users.clone(),
-                Arc::new(hasher),
-                Arc::new(tokens),
-                clock.clone(),
-                ids.clone(),
+                AuthPorts {
+                    users: stores.users.clone(),
+                    hasher: Arc::new(hasher),
+                    tokens: Arc::new(tokens),
+                    sessions,
+                    digests,
+                    two_factor: stores.two_factor.clone(),
+                    codes: Arc::new(brokerage_security::Totp),
+                    cipher,
+                    limiter: limiter.clone(),
+                    clock: clock.clone(),
+                    ids: ids.clone(),
+                },
+                chrono::Duration::days(i64::from(settings.auth.session_ttl_days)),
+                login_limit(&settings),
             ),
             accounts: AccountService::new(
                 stores.accounts.clone(),
@@ -116,6 +191,7 @@ impl Application {
             orders: OrderService::new(
                 stores.orders.clone(),
                 stores.positions.clone(),
+                stores.assets.clone(),
                 quotes.clone(),
                 clock,
                 ids,
@@ -123,6 +199,7 @@ impl Application {
             ),
             quotes,
             health: stores.health,
+            ops,
         };
 
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
@@ -134,14 +211,37 @@ impl Application {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             max_body_bytes: settings.http.max_body_bytes,
             shutdown_timeout_secs: settings.http.shutdown_timeout_secs,
+            request_timeout_secs: settings.http.request_timeout_secs,
+            hsts: settings.http.hsts,
+            cors_allowed_origins: settings.http.cors_allowed_origins.clone(),
+        };
+        let admin = match settings.http.admin_port {
+            Some(admin_port) => {
+                let listener = TcpListener::bind((settings.http.host.as_str(), admin_port))?;
+                let port = listener.local_addr()?.port();
+                tracing::info!(port, "admin listener (/metrics, /health) ready");
+                Some((port, brokerage_http::build_admin_server(listener, state.clone())?))
+            }
+            None => None,
         };
         let server = brokerage_http::build_server(listener, state, &http)?;
         tracing::info!(port, demo = settings.is_demo(), "listening");
-        Ok(Self { port, server })
+        Ok(Self { port, server, users, admin })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin listener's port (`/metrics`, `/health/*`), when one is configured.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(port, _)| *port)
+    }
+
+    /// The user store the server runs on: for operator tooling and tests that need a first
+    /// admin (the API never lets anyone promote themselves).
+    pub fn user_store(&self) -> Arc<dyn UserStore> {
+        self.users.clone()
     }
 
     /// A handle to stop the server gracefully (used on SIGTERM and by tests).
@@ -149,10 +249,53 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; in-flight requests finish first.
+    /// Serves until stopped; in-flight requests finish first. The admin listener stops when
+    /// the public one has stopped, so metrics stay scrapeable while requests drain.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, admin)) = self.admin else {
+            return self.server.await;
+        };
+        // An actix server serves only while its future is polled: run the admin one beside.
+        let admin_handle = admin.handle();
+        let admin = tokio::spawn(admin);
+        let served = self.server.await;
+        admin_handle.stop(true).await;
+        admin.await.map_err(std::io::Error::other)??;
+        served
     }
+}
+
+/// `Idempotency-Key`: answers and in-flight locks in Redis when there is one (every instance
+/// sees them), in this process's memory in demo mode. Stored bodies are sealed with `cipher`.
+fn idempotency(
+    settings: &Settings,
+    redis: Option<&brokerage_redis::RedisPool>,
+    clock: Arc<dyn Clock>,
+    cipher: Arc<dyn SecretCipher>,
+    ids: Arc<dyn IdGenerator>,
+) -> anyhow::Result<IdempotencyService> {
+    let s = &settings.idempotency;
+    anyhow::ensure!(
+        s.ttl_hours >= 24,
+        "BROKERAGE__IDEMPOTENCY__TTL_HOURS must be at least 24 (keys are kept 24 h or more)"
+    );
+    anyhow::ensure!(s.lock_secs >= 1, "BROKERAGE__IDEMPOTENCY__LOCK_SECS must be at least 1");
+    if settings.http.request_timeout_secs == 0 || s.lock_secs <= settings.http.request_timeout_secs {
+        tracing::warn!(
+            idempotency.lock_secs = s.lock_secs,
+            http.request_timeout_secs = settings.http.request_timeout_secs,
+            "idempotency locks may expire before a request ends; a retry could then run it twice"
+        );
+    }
+    let store: Arc<dyn IdempotencyStore> = match redis {
+        Some(pool) => Arc::new(brokerage_redis::RedisIdempotency::new(pool.clone())),
+        None => Arc::new(brokerage_memory::MemoryIdempotency::new(clock)),
+    };
+    let policy = IdempotencyPolicy {
+        ttl: Duration::from_secs(s.ttl_hours.saturating_mul(3600)),
+        lock_ttl: Duration::from_secs(s.lock_secs),
+    };
+    Ok(IdempotencyService::new(store, cipher, ids, policy))
 }
 
 fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
@@ -165,12 +308,45 @@ fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
 }
 
 fn token_issuer(settings: &Settings) -> anyhow::Result<JwtIssuer> {
+    let previous = match (&settings.auth.jwt_previous_secret, &settings.auth.jwt_previous_kid) {
+        (Some(secret), Some(kid)) => vec![JwtKey { kid: kid.clone(), secret: secret.clone() }],
+        (None, None) => Vec::new(),
+        _ => anyhow::bail!(
+            "set both BROKERAGE__AUTH__JWT_PREVIOUS_SECRET and BROKERAGE__AUTH__JWT_PREVIOUS_KID, or neither"
+        ),
+    };
     JwtIssuer::new(&JwtConfig {
-        secret: jwt_secret(settings)?,
+        current: JwtKey { kid: settings.auth.jwt_kid.clone(), secret: jwt_secret(settings)? },
+        previous,
         issuer: settings.auth.issuer.clone(),
         audience: settings.auth.audience.clone(),
         ttl_seconds: settings.auth.access_ttl_seconds,
     })
+}
+
+fn login_limit(settings: &Settings) -> LoginLimit {
+    LoginLimit {
+        attempts: settings.auth.login_attempts_per_account,
+        window: Duration::from_secs(settings.auth.login_window_secs),
+    }
+}
+
+/// Encryption at rest: the configured keys, or in demo mode an ephemeral one.
+fn secret_cipher(settings: &Settings) -> anyhow::Result<AesGcmCipher> {
+    let s = &settings.security;
+    let Some(key) = &s.encryption_key else {
+        anyhow::ensure!(
+            settings.is_demo(),
+            "BROKERAGE__SECURITY__ENCRYPTION_KEY is required when DATABASE_URL is set (64 hex characters, e.g. `openssl rand -hex 32`)"
+        );
+        return AesGcmCipher::ephemeral();
+    };
+    let previous = match (&s.encryption_previous_key, &s.encryption_previous_kid) {
+        (Some(key), Some(kid)) => vec![(kid.clone(), key.clone())],
+        (None, None) => Vec::new(),
+        _ => anyhow::bail!("set both BROKERAGE__SECURITY__ENCRYPTION_PREVIOUS_KEY and …_PREVIOUS_KID, or neither"),
+    };
+    AesGcmCipher::new(&CipherKeys { current: (s.encryption_kid.clone(), key.clone()), previous })
 }
 
 /// The configured JWT key, or in demo mode an ephemeral random one.
@@ -213,15 +389,31 @@ pub(crate) async fn create_admin(settings: &Settings, email: &str, password: Str
     .await?;
     let store = Arc::new(brokerage_postgres::PgStore::new(pool));
     if let Some(creds) = store.credentials_by_email(&email).await? {
-        store.set_role(creds.user.id, Role::Admin).await?;
+        store.update(creds.user.id, &UserChanges { role: Some(Role::Admin), status: None }).await?;
         tracing::info!(user.id = %creds.user.id, "existing user promoted to admin");
         return Ok(());
     }
     let password = Password::new(password).map_err(|e| anyhow::anyhow!("the password {e}"))?;
     let hasher = password_hasher(settings)?;
     let tokens = token_issuer(settings)?;
-    let auth =
-        AuthService::new(store, Arc::new(hasher), Arc::new(tokens), Arc::new(SystemClock), Arc::new(UuidV7Generator));
+    // Registration only hashes and stores: no session is opened, so no session store is needed.
+    let auth = AuthService::new(
+        AuthPorts {
+            users: store.clone(),
+            hasher: Arc::new(hasher),
+            tokens: Arc::new(tokens),
+            sessions: Arc::new(brokerage_memory::MemorySessions::new(Arc::new(SystemClock))),
+            digests: Arc::new(brokerage_security::Digests),
+            two_factor: store.clone(),
+            codes: Arc::new(brokerage_security::Totp),
+            cipher: Arc::new(secret_cipher(settings)?),
+            limiter: Arc::new(brokerage_memory::MemoryRateLimiter::new(Arc::new(SystemClock))),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+        },
+        chrono::Duration::days(i64::from(settings.auth.session_ttl_days)),
+        login_limit(settings),
+    );
     let user = auth.register_with_role(email, password, Role::Admin).await?;
     tracing::info!(user.id = %user.id, "admin created");
     Ok(())

@@ -48,3 +48,11 @@ id_type!(
     /// An entry of the account activity ledger.
     ActivityId
 );
+id_type!(
+    /// A login session: one refresh-token family and the access tokens issued from it.
+    SessionId
+);
+id_type!(
+    /// An API key (the record; its public `key_id` is a separate random string).
+    ApiKeyId
+);

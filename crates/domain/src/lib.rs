@@ -11,8 +11,12 @@
 //! - stored: the [`orders::OrderStore`] port, implemented by the memory and Postgres adapters.
 
 pub mod accounts;
+pub mod api_keys;
+pub mod crypto;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
+pub mod limits;
 pub mod market;
 pub mod orders;
 pub mod paging;
@@ -23,8 +27,8 @@ pub mod users;
 pub mod values;
 
 pub use error::{FieldError, InfraError};
-pub use ids::{AccountId, ActivityId, OrderId, UserId};
+pub use ids::{AccountId, ActivityId, ApiKeyId, OrderId, SessionId, UserId};
 pub use paging::{Page, PageRequest};
-pub use rbac::{Permission, Principal};
+pub use rbac::{ApiScopes, Credential, Permission, Principal};
 pub use system::{Clock, HealthCheck, IdGenerator};
 pub use values::{Amount, Money, Price, Quantity};

@@ -1,7 +1,7 @@
 //! Role-based access control: one table of what each role may do, and the ownership rule.
 //! Pure functions; the HTTP layer asks them before every use case runs.
 
-use crate::ids::{AccountId, UserId};
+use crate::ids::{AccountId, SessionId, UserId};
 use crate::users::Role;
 
 /// Something a caller may be allowed to do.
@@ -29,12 +29,66 @@ pub const fn permissions_of(role: Role) -> &'static [Permission] {
     }
 }
 
+/// What an API key may do, on top of its owner's role (never beyond it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct ApiScopes {
+    pub read: bool,
+    pub trade: bool,
+    pub funds: bool,
+}
+
+impl ApiScopes {
+    pub const NAMES: [&'static str; 3] = ["read", "trade", "funds"];
+
+    /// Scopes from their names; `None` for an unknown name.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut scopes = Self::default();
+        for name in names {
+            match name {
+                "read" => scopes.read = true,
+                "trade" => scopes.trade = true,
+                "funds" => scopes.funds = true,
+                _ => return None,
+            }
+        }
+        Some(scopes)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        [(self.read, "read"), (self.trade, "trade"), (self.funds, "funds")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// Keys only ever read, trade and move funds of their owner's account.
+    pub const fn allows(&self, permission: Permission) -> bool {
+        match permission {
+            Permission::ReadOwn => self.read,
+            Permission::Trade => self.trade,
+            Permission::MoveFunds => self.funds,
+            Permission::ReadAll | Permission::Administer => false,
+        }
+    }
+}
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of a login session (refused once the session ends).
+    Session(SessionId),
+    /// A signed request with an API key of these scopes.
+    ApiKey(ApiScopes),
+}
+
 /// The authenticated caller of a use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
     pub account_id: AccountId,
     pub role: Role,
+    pub credential: Credential,
 }
 
 /// The caller lacks a permission.
@@ -44,7 +98,19 @@ pub struct Forbidden;
 
 impl Principal {
     pub fn can(&self, permission: Permission) -> bool {
-        permissions_of(self.role).contains(&permission)
+        let by_credential = match self.credential {
+            Credential::Session(_) => true,
+            Credential::ApiKey(scopes) => scopes.allows(permission),
+        };
+        by_credential && permissions_of(self.role).contains(&permission)
+    }
+
+    /// The login session behind the call, if it came with an access token.
+    pub fn session(&self) -> Option<SessionId> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey(_) => None,
+        }
     }
 
     pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
@@ -59,13 +125,39 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// A caller with a fresh session, for tests of services and adapters.
+    #[cfg(any(test, feature = "mock"))]
+    pub fn for_tests(role: Role) -> Self {
+        Self {
+            user_id: UserId::from_uuid(uuid::Uuid::now_v7()),
+            account_id: AccountId::from_uuid(uuid::Uuid::now_v7()),
+            role,
+            credential: Credential::Session(SessionId::from_uuid(uuid::Uuid::now_v7())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use uuid::Uuid;
 
     fn principal(role: Role) -> Principal {
-        Principal { user_id: UserId::from_uuid(Uuid::now_v7()), account_id: AccountId::from_uuid(Uuid::now_v7()), role }
+        Principal::for_tests(role)
+    }
+
+    #[test]
+    fn api_keys_never_exceed_their_scopes_or_their_owners_role() {
+        let mut p = principal(Role::Admin);
+        p.credential = Credential::ApiKey(ApiScopes::parse(["read", "trade"]).expect("known scopes"));
+        assert!(p.can(Permission::ReadOwn) && p.can(Permission::Trade));
+        assert!(!p.can(Permission::MoveFunds), "no funds scope");
+        assert!(!p.can(Permission::Administer) && !p.can(Permission::ReadAll), "keys never administer");
+        let mut support = principal(Role::Support);
+        support.credential = Credential::ApiKey(ApiScopes::parse(["trade"]).expect("known"));
+        assert!(!support.can(Permission::Trade), "the role still limits the key");
+        assert_eq!(ApiScopes::parse(["read", "root"]), None);
     }
 
     #[test]

@@ -45,4 +45,12 @@ pub trait HealthCheck: Send + Sync {
 
     /// `Err` with a short, secret-free reason when the dependency cannot serve now.
     async fn check(&self) -> Result<(), String>;
+
+    /// Whether a failed check makes the instance unready. `false` for a dependency the
+    /// service degrades around (market data: last-known quotes are served, marked stale):
+    /// its state is reported, but taking every instance out of the load balancer because a
+    /// shared third party is down would turn a degradation into an outage.
+    fn critical(&self) -> bool {
+        true
+    }
 }

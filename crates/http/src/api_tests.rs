@@ -8,8 +8,11 @@ use actix_web::test::{self, TestRequest};
 use brokerage_domain::accounts::{
     Account, AccountService, CashError, MockAccountStore, MockLedgerStore, MoveCashError,
 };
-use brokerage_domain::ids::{AccountId, OrderId, UserId};
-use brokerage_domain::market::{MockQuoteProvider, Quote, QuoteError, Symbol};
+use brokerage_domain::api_keys::{ApiKeyPorts, ApiKeyService, MockApiKeyStore, MockNonceStore};
+use brokerage_domain::crypto::{MockOneTimeCodes, MockSecretCipher, MockSignatures, MockTokenDigests};
+use brokerage_domain::ids::{AccountId, OrderId};
+use brokerage_domain::limits::{Decision, MockRateLimiter};
+use brokerage_domain::market::{Asset, MockAssetStore, MockQuoteProvider, Quote, QuoteError, Symbol};
 use brokerage_domain::orders::settlement::SettlementError;
 use brokerage_domain::orders::{
     CancelStoreError, MockOrderStore, Order, OrderService, OrderStatus, OrderType, Side, TimeInForce,
@@ -17,8 +20,8 @@ use brokerage_domain::orders::{
 use brokerage_domain::positions::{MockPositionStore, Position, PositionValuer};
 use brokerage_domain::system::{HealthCheck, SystemClock, UuidV7Generator};
 use brokerage_domain::users::{
-    AccessToken, AuthService, Credentials, Email, MockPasswordHasher, MockTokenIssuer, MockUserStore, PasswordHash,
-    Role, TokenError, User, UserStatus,
+    AccessToken, AuthPorts, AuthService, Credentials, Email, LoginLimit, MockPasswordHasher, MockSessionStore,
+    MockTokenIssuer, MockTwoFactorStore, MockUserStore, PasswordHash, Role, TokenError, User, UserStatus,
 };
 use brokerage_domain::values::{Money, Price, Quantity};
 use brokerage_domain::{Page, Principal};
@@ -30,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-const GOOD_TOKEN: &str = "good-token";
+pub(crate) const GOOD_TOKEN: &str = "good-token";
 const EXPIRED_TOKEN: &str = "expired-token";
 const PASSWORD: &str = "correct horse battery";
 
@@ -39,8 +42,8 @@ fn d(s: &str) -> Decimal {
 }
 
 /// Every port mocked; tests set the expectations they need before [`Mocks::state`].
-struct Mocks {
-    caller: Principal,
+pub(crate) struct Mocks {
+    pub(crate) caller: Principal,
     users: MockUserStore,
     hasher: MockPasswordHasher,
     tokens: MockTokenIssuer,
@@ -48,16 +51,12 @@ struct Mocks {
     ledger: MockLedgerStore,
     positions: MockPositionStore,
     orders: MockOrderStore,
-    health: Vec<Arc<dyn HealthCheck>>,
+    pub(crate) health: Vec<Arc<dyn HealthCheck>>,
 }
 
 impl Mocks {
-    fn new() -> Self {
-        let caller = Principal {
-            user_id: UserId::from_uuid(Uuid::now_v7()),
-            account_id: AccountId::from_uuid(Uuid::now_v7()),
-            role: Role::Customer,
-        };
+    pub(crate) fn new() -> Self {
+        let caller = Principal::for_tests(Role::Customer);
         let mut tokens = MockTokenIssuer::new();
         tokens.expect_verify().returning(move |token, _| match token {
             GOOD_TOKEN => Ok(caller),
@@ -77,22 +76,45 @@ impl Mocks {
         }
     }
 
-    fn state(self) -> ApiState {
+    pub(crate) fn state(self) -> ApiState {
         let mut quotes = MockQuoteProvider::new();
         quotes.expect_quote().returning(|symbol| match symbol.as_str() {
             "AAPL" => Ok(quote(symbol, false)),
+            "STALE" => Ok(quote(symbol, true)),
             "DOWN" => Err(QuoteError::Unavailable(anyhow::anyhow!("provider timed out"))),
             _ => Err(QuoteError::UnknownSymbol),
         });
         let quotes: Arc<MockQuoteProvider> = Arc::new(quotes);
         let positions = Arc::new(self.positions);
+        let users: Arc<MockUserStore> = Arc::new(self.users);
         ApiState {
+            api_keys: ApiKeyService::new(ApiKeyPorts {
+                keys: Arc::new(MockApiKeyStore::new()),
+                users: users.clone(),
+                nonces: Arc::new(MockNonceStore::new()),
+                cipher: Arc::new(MockSecretCipher::new()),
+                digests: Arc::new(digests()),
+                signatures: Arc::new(MockSignatures::new()),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidV7Generator),
+            }),
             auth: AuthService::new(
-                Arc::new(self.users),
-                Arc::new(self.hasher),
-                Arc::new(self.tokens),
-                Arc::new(SystemClock),
-                Arc::new(UuidV7Generator),
+                AuthPorts {
+                    users,
+                    hasher: Arc::new(self.hasher),
+                    tokens: Arc::new(self.tokens),
+                    // Every session is live: these tests are about the HTTP layer.
+                    sessions: Arc::new(live_sessions()),
+                    digests: Arc::new(digests()),
+                    two_factor: Arc::new(MockTwoFactorStore::new()),
+                    codes: Arc::new(MockOneTimeCodes::new()),
+                    cipher: Arc::new(MockSecretCipher::new()),
+                    limiter: Arc::new(unlimited()),
+                    clock: Arc::new(SystemClock),
+                    ids: Arc::new(UuidV7Generator),
+                },
+                chrono::Duration::days(7),
+                LoginLimit::default(),
             ),
             accounts: AccountService::new(
                 Arc::new(self.accounts),
@@ -105,6 +127,7 @@ impl Mocks {
             orders: OrderService::new(
                 Arc::new(self.orders),
                 positions,
+                Arc::new(assets()),
                 quotes.clone(),
                 Arc::new(SystemClock),
                 Arc::new(UuidV7Generator),
@@ -112,8 +135,30 @@ impl Mocks {
             ),
             quotes,
             health: self.health,
+            ops: crate::Ops::default(),
         }
     }
+}
+
+/// A limiter that never limits: login throttling is the domain's, tested there.
+fn unlimited() -> MockRateLimiter {
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_check().returning(|_, limit, window| Ok(Decision::from_count(1, limit, window)));
+    limiter
+}
+
+fn live_sessions() -> MockSessionStore {
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_is_active().returning(|_, _| Ok(true));
+    sessions.expect_create().returning(|_| Ok(()));
+    sessions
+}
+
+fn digests() -> MockTokenDigests {
+    let mut digests = MockTokenDigests::new();
+    digests.expect_random_token().returning(|_| "r".repeat(43));
+    digests.expect_digest().returning(|t| format!("sha256({t})"));
+    digests
 }
 
 fn quote(symbol: &Symbol, stale: bool) -> Quote {
@@ -125,7 +170,24 @@ fn quote(symbol: &Symbol, stale: bool) -> Quote {
         as_of: Utc::now(),
         source: "test",
         stale,
+        // Fresh from a cache with a 60 s TTL; nothing left once stale.
+        max_age: Some(Duration::from_secs(if stale { 0 } else { 60 })),
     }
+}
+
+/// Every symbol is a listed, fractionable asset except TWTR (delisted) and TQQQ (whole
+/// shares only); whether it has a quote is the quote mock's business.
+fn assets() -> MockAssetStore {
+    let mut assets = MockAssetStore::new();
+    assets.expect_get().returning(|symbol| {
+        Ok(Some(Asset {
+            symbol: symbol.clone(),
+            name: format!("{symbol} Inc."),
+            tradable: symbol.as_str() != "TWTR",
+            fractionable: !["TWTR", "TQQQ"].contains(&symbol.as_str()),
+        }))
+    });
+    assets
 }
 
 fn account(caller: &Principal, cash: &str) -> Account {
@@ -165,7 +227,7 @@ fn order(caller: &Principal) -> Order {
 }
 
 fn config() -> HttpConfig {
-    HttpConfig { workers: 1, max_body_bytes: 1024, shutdown_timeout_secs: 1 }
+    HttpConfig { workers: 1, max_body_bytes: 1024, shutdown_timeout_secs: 1, ..HttpConfig::default() }
 }
 
 /// Sends `req` to a fresh application built on `mocks`.
@@ -397,7 +459,12 @@ async fn login_answers_tokens_or_invalid_credentials() {
         .set_json(json!({"email": "ann@example.com", "password": PASSWORD}));
     let res = send(login_mocks(), req).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(json_of(res).await, json!({"access_token": "jwt", "token_type": "Bearer", "expires_in": 900}));
+    let body = json_of(res).await;
+    assert_eq!(
+        (&body["access_token"], &body["token_type"], &body["expires_in"]),
+        (&json!("jwt"), &json!("Bearer"), &json!(900))
+    );
+    assert!(body["refresh_token"].as_str().is_some_and(|t| t.ends_with(&"r".repeat(43))), "{body}");
 
     for (email, password) in [("ann@example.com", "wrong password!"), ("nobody@example.com", PASSWORD), ("x", "y")] {
         let req = TestRequest::post().uri("/api/v1/auth/login").set_json(json!({"email": email, "password": password}));
@@ -671,6 +738,29 @@ async fn quotes_are_publicly_cacheable_and_unknown_symbols_404() {
     expect_error(res, 503, "unavailable").await;
 }
 
+#[actix_web::test]
+async fn a_stale_quote_is_served_marked_and_not_cacheable_but_not_traded_on() {
+    let res = send(Mocks::new(), authed(TestRequest::get().uri("/api/v1/market-data/quotes/stale"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header_of(&res, header::CACHE_CONTROL).as_deref(), Some("public, max-age=0"));
+    assert_eq!(json_of(res).await["stale"], json!(true));
+
+    let req = authed(TestRequest::post().uri("/api/v1/orders"))
+        .set_json(json!({"symbol": "STALE", "side": "buy", "type": "market", "qty": 1}));
+    expect_error(send(Mocks::new(), req).await, 503, "unavailable").await;
+}
+
+#[actix_web::test]
+async fn delisted_symbols_are_unknown_and_whole_share_assets_refuse_fractions() {
+    let req = authed(TestRequest::post().uri("/api/v1/orders"))
+        .set_json(json!({"symbol": "TWTR", "side": "buy", "type": "market", "qty": 1}));
+    expect_error(send(Mocks::new(), req).await, 422, "unknown_symbol").await;
+    let req = authed(TestRequest::post().uri("/api/v1/orders"))
+        .set_json(json!({"symbol": "TQQQ", "side": "buy", "type": "market", "qty": "1.5"}));
+    let body = expect_error(send(Mocks::new(), req).await, 400, "validation_error").await;
+    assert_eq!(body["details"][0]["field"], "qty", "{body}");
+}
+
 // ---- health --------------------------------------------------------------------------------
 
 struct Check {
@@ -698,6 +788,34 @@ async fn readiness_reports_each_dependency() {
     let res = send(mocks, TestRequest::get().uri("/health/ready")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(json_of(res).await, json!({"status": "ok", "checks": {"postgres": "ok"}}));
+}
+
+/// The market-data breaker, open: reported, not critical.
+struct OpenBreaker;
+
+#[async_trait::async_trait]
+impl HealthCheck for OpenBreaker {
+    fn name(&self) -> &'static str {
+        "market_data"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        Err("open".to_owned())
+    }
+
+    fn critical(&self) -> bool {
+        false
+    }
+}
+
+#[actix_web::test]
+async fn a_failed_non_critical_check_is_reported_but_the_instance_stays_ready() {
+    let mut mocks = Mocks::new();
+    mocks.health =
+        vec![Arc::new(Check { name: "postgres", delay: Duration::ZERO, result: Ok(()) }), Arc::new(OpenBreaker)];
+    let res = send(mocks, TestRequest::get().uri("/health/ready")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await, json!({"status": "degraded", "checks": {"postgres": "ok", "market_data": "open"}}));
 }
 
 #[actix_web::test]

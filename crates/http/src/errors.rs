@@ -13,16 +13,19 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use brokerage_domain::FieldError;
 use brokerage_domain::accounts::{FundsError, ReadError};
+use brokerage_domain::api_keys::{ApiKeyError, SignatureError};
 use brokerage_domain::error::InfraError;
 use brokerage_domain::market::QuoteError;
 use brokerage_domain::orders::{CancelOrderError, PlaceOrderError, ReadOrderError};
 use brokerage_domain::rbac::Forbidden;
-use brokerage_domain::users::{AuthenticateError, LoginError, RegisterError};
+use brokerage_domain::users::{
+    AdminError, AuthenticateError, ChangePasswordError, LoginError, RegisterError, TwoFactorError,
+};
 use serde::Serialize;
 use std::fmt;
 
 /// One invalid field of a request, named as the client sent it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldDetail {
     pub field: String,
     pub message: String,
@@ -48,6 +51,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<FieldDetail>,
+    /// Seconds for `Retry-After` (429 and 503 answers that know when to come back).
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -61,7 +66,7 @@ struct Envelope<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: Vec::new() }
+        Self { status, code, message: message.into(), details: Vec::new(), retry_after: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -128,6 +133,19 @@ impl ApiError {
     // 422
     fn unprocessable(code: &'static str, message: &str) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    // 409, 422: `Idempotency-Key` refusals (see `idempotency`)
+    pub fn idempotency_key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still running; retry later",
+        )
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::unprocessable("idempotency_key_reused", "this Idempotency-Key was already used for a different request")
     }
 
     // 5xx: the cause is logged here, once, and never sent.
@@ -203,6 +221,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs));
+        }
         res.body(self.to_body())
     }
 }
@@ -239,6 +260,13 @@ impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::InvalidCredentials => Self::invalid_credentials(),
+            LoginError::Throttled { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many login attempts; retry later")
+            },
+            LoginError::TotpRequired => {
+                Self::new(StatusCode::UNAUTHORIZED, "totp_required", "a one-time code (totp_code) is required")
+            }
             LoginError::Infra(e) => e.into(),
         }
     }
@@ -249,6 +277,64 @@ impl From<AuthenticateError> for ApiError {
         match e {
             AuthenticateError::Expired => Self::token_expired(),
             AuthenticateError::Invalid => Self::unauthenticated(),
+            AuthenticateError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::InvalidCredentials => Self::invalid_credentials(),
+            ChangePasswordError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<TwoFactorError> for ApiError {
+    fn from(e: TwoFactorError) -> Self {
+        match e {
+            TwoFactorError::InvalidCode => {
+                Self::unprocessable("invalid_totp_code", "the code is wrong, expired or already used")
+            }
+            TwoFactorError::AlreadyEnabled => {
+                Self::new(StatusCode::CONFLICT, "conflict", "two-factor authentication is already enabled")
+            }
+            TwoFactorError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::Forbidden(_) => Self::forbidden(),
+            ApiKeyError::NotFound => Self::not_found(),
+            ApiKeyError::Invalid(why) => Self::invalid_field("scopes", why),
+            ApiKeyError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    /// Every refusal looks the same to the caller; the reason goes to the logs only.
+    fn from(e: SignatureError) -> Self {
+        match e {
+            SignatureError::Infra(e) => e.into(),
+            reason => {
+                tracing::info!(auth.failure = %reason, "signed request refused");
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the API key signature is not valid")
+            }
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden(_) => Self::forbidden(),
+            AdminError::NotFound => Self::not_found(),
+            AdminError::Infra(e) => e.into(),
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Extractor settings (JSON bodies, queries, paths) that answer with the error envelope, and
 //! the [`Authenticated`] caller.
 
+use crate::access::{API_ROUTES, Access};
+use crate::api_key_auth::SignedCaller;
+use crate::authorize::AuthorizedCaller;
 use crate::errors::{ApiError, FieldDetail};
 use crate::state::ApiState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use brokerage_domain::rbac::Principal;
+use futures_util::future::LocalBoxFuture;
 use serde_json::error::Category;
-use std::future::{Ready, ready};
 
 /// JSON bodies: at most `limit` bytes (413), `application/json` only (415), and shape errors
 /// as 400 `validation_error` naming the field when serde says which.
@@ -66,28 +69,61 @@ pub struct Authenticated(pub Principal);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        // The authorize middleware has done the work for every route of the access table.
+        if let Some(AuthorizedCaller(principal)) = req.extensions().get::<AuthorizedCaller>().copied() {
+            return Box::pin(async move { Ok(Authenticated(principal)) });
+        }
+        let required = required_access(req);
+        // A signed API-key request was verified by the middleware already.
+        if let Some(SignedCaller(principal)) = req.extensions().get::<SignedCaller>().copied() {
+            return Box::pin(async move { authorize(principal, required) });
+        }
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("ApiState is not registered as app data")))?;
+            let token = token.ok_or_else(ApiError::unauthenticated)?;
+            // The session check makes a logout effective at once on every instance.
+            let who = state.auth.authenticate(&token).await?;
+            // The request span (created by the request middleware) carries the caller.
+            tracing::Span::current().record("user.id", tracing::field::display(who.user_id));
+            authorize(who, required)
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let state = req
-        .app_data::<web::Data<ApiState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ApiState is not registered as app data")))?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or_else(ApiError::unauthenticated)?;
-    Ok(Authenticated(state.auth.authenticate(token)?))
+/// What the access table says the matched route needs; `None` when the route is missing from
+/// the table, which is refused (deny by default).
+fn required_access(req: &HttpRequest) -> Option<Access> {
+    let pattern = req.match_pattern()?;
+    API_ROUTES.iter().find(|r| r.method == req.method().as_str() && r.path == pattern).map(|r| r.access)
+}
+
+/// The edge check of RBAC, before the body is even read: a caller whose role (or API-key
+/// scopes) lacks the route's permission gets 403 whatever it sent. Services check again.
+fn authorize(who: Principal, required: Option<Access>) -> Result<Authenticated, ApiError> {
+    match required {
+        Some(Access::Public) => Ok(Authenticated(who)),
+        Some(Access::Needs(permission)) if who.can(permission) => Ok(Authenticated(who)),
+        Some(Access::Needs(_)) => Err(ApiError::forbidden()),
+        None => {
+            tracing::error!("an authenticated route is missing from access::API_ROUTES; refusing");
+            Err(ApiError::forbidden())
+        }
+    }
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive, RFC 7235).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

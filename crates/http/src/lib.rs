@@ -12,21 +12,42 @@
 //! - [`dto`]: request and response bodies (serde, garde), and how they map to domain types;
 //! - `routes/`: one handler module per area (auth, account, orders, positions,
 //!   market data, health);
-//! - [`state`]: [`ApiState`], the services every handler reaches through `web::Data`.
+//! - [`state`]: [`ApiState`], the services every handler reaches through `web::Data`;
+//! - operations: [`metrics`] (Prometheus, `GET /metrics`), [`rate_limit`] (the per-class
+//!   limits middleware), [`trace_context`] (W3C `traceparent`), [`ops`] (what they need).
 
+pub mod access;
+pub mod api_key_auth;
+pub mod authorize;
 pub mod dto;
 pub mod error_envelope;
 pub mod errors;
 pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod rate_limit;
 pub mod request_id;
 mod routes;
+pub mod security_headers;
 pub mod server;
 pub mod state;
+pub mod trace_context;
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod hardening_tests;
+#[cfg(test)]
+mod openapi_tests;
+#[cfg(test)]
+mod ops_tests;
 
 pub use errors::{ApiError, FieldDetail};
 pub use extract::Authenticated;
-pub use server::{HttpConfig, app, build_server, routes};
+pub use metrics::GaugeProbe;
+pub use ops::Ops;
+pub use rate_limit::{Limit, RateLimitPolicy};
+pub use server::{HttpConfig, admin_app, app, build_admin_server, build_server, routes};
 pub use state::ApiState;

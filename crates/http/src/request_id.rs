@@ -6,6 +6,7 @@
 //! error renderer because actix builds error responses (extractor and handler errors alike)
 //! inside the handler's future, which runs within the scope.
 
+use crate::{metrics, trace_context};
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -43,31 +44,67 @@ fn id_for(req: &ServiceRequest) -> String {
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned)
 }
 
+/// What a request was routed to: the matched pattern (`/api/v1/orders/{id}`), so metrics and
+/// span names stay low-cardinality; `unmatched` when no route matched.
+fn route_of(req: &actix_web::HttpRequest) -> String {
+    req.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
+}
+
 /// The middleware (`middleware::from_fn(request_id::middleware)`); wrap it outside every other
 /// middleware that may produce errors, so they carry the id too.
+///
+/// It also opens the request's root span (OpenTelemetry HTTP server conventions:
+/// `http.request.method`, `http.route`, `http.response.status_code`, `user.id` recorded by
+/// the [`Authenticated`](crate::Authenticated) extractor), continues an incoming W3C
+/// `traceparent`, records the request metrics and writes the one access-log line per request.
 pub async fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, Error> {
     let id = id_for(&req);
     let header_value = HeaderValue::from_str(&id).ok();
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "http.request",
+        otel.name = %method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         request_id = %id,
-        http.method = %req.method(),
-        http.path = %req.path(),
-        http.status = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        http.request.method = %method,
+        url.path = %req.path(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        user.id = tracing::field::Empty,
     );
+    if let Some(trace_id) = trace_context::continue_trace(&span, req.headers()) {
+        span.record("trace_id", trace_id.as_str());
+    }
     let started = Instant::now();
     // Creating the inner future may already do work (routing), so scope that too.
-    let inner = REQUEST_ID.sync_scope(id.clone(), || next.call(req));
+    let inner = REQUEST_ID.sync_scope(id.clone(), || span.in_scope(|| next.call(req)));
     let result = REQUEST_ID.scope(id.clone(), inner).instrument(span.clone()).await;
-    let status = match &result {
-        Ok(res) => res.status(),
-        Err(e) => e.as_response_error().status_code(),
+    let (status, route) = match &result {
+        Ok(res) => (res.status(), route_of(res.request())),
+        Err(e) => (e.as_response_error().status_code(), "unmatched".to_owned()),
     };
-    span.record("http.status", status.as_u16());
-    span.in_scope(|| tracing::info!(latency_ms = started.elapsed().as_millis() as u64, "request served"));
+    let elapsed = started.elapsed();
+    span.record("http.route", route.as_str());
+    trace_context::rename(&span, format!("{method} {route}"));
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    metrics::record_request(method.as_str(), &route, status.as_u16(), elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            http.request.method = %method,
+            http.route = %route,
+            http.response.status_code = status.as_u16(),
+            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "request served"
+        );
+    });
     match result {
         Ok(mut res) => {
             if let Some(value) = header_value {

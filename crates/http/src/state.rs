@@ -1,6 +1,7 @@
 //! What every handler can reach: the domain services, behind `web::Data<ApiState>`.
 
 use brokerage_domain::accounts::AccountService;
+use brokerage_domain::api_keys::ApiKeyService;
 use brokerage_domain::market::QuoteProvider;
 use brokerage_domain::orders::OrderService;
 use brokerage_domain::system::HealthCheck;
@@ -11,9 +12,12 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ApiState {
     pub auth: AuthService,
+    pub api_keys: ApiKeyService,
     pub accounts: AccountService,
     pub orders: OrderService,
     pub quotes: Arc<dyn QuoteProvider>,
     /// Dependencies probed by `GET /health/ready`.
     pub health: Vec<Arc<dyn HealthCheck>>,
+    /// Rate limiting, gauges sampled by `/metrics`, where `/metrics` is served.
+    pub ops: crate::ops::Ops,
 }

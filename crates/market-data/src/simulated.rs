@@ -94,6 +94,8 @@ impl QuoteProvider for SimulatedMarket {
             as_of: now,
             source: "simulated",
             stale: false,
+            // Uncached: the walk takes a step every second.
+            max_age: None,
         })
     }
 }
@@ -144,6 +146,15 @@ mod tests {
             .map(|m| m.mid_cents("AAPL", 19_000, m.clock.now().timestamp()))
             .collect();
         assert!(prices.len() > 10);
+    }
+
+    #[test]
+    fn every_simulated_symbol_is_a_tradable_fractionable_asset() {
+        use brokerage_domain::market::ASSET_LIST;
+        for (symbol, _) in LISTINGS {
+            let asset = ASSET_LIST.iter().find(|a| a.symbol == *symbol);
+            assert!(asset.is_some_and(|a| a.tradable && a.fractionable), "{symbol} is missing from ASSET_LIST");
+        }
     }
 
     #[tokio::test]

@@ -5,9 +5,19 @@
 //! settlement functions, exactly as in the Postgres adapter. Nothing survives a restart.
 
 mod accounts;
+mod assets;
+mod idempotency;
+mod identity;
+mod limits;
 mod orders;
 mod positions;
+mod sessions;
 mod state;
 mod users;
 
+pub use assets::MemoryAssets;
+pub use idempotency::MemoryIdempotency;
+pub use identity::MemoryNonces;
+pub use limits::MemoryRateLimiter;
+pub use sessions::MemorySessions;
 pub use state::MemoryStore;

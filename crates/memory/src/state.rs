@@ -1,9 +1,10 @@
 use brokerage_domain::accounts::{Account, Activity};
+use brokerage_domain::api_keys::ApiKey;
 use brokerage_domain::market::Symbol;
 use brokerage_domain::orders::Order;
 use brokerage_domain::positions::Position;
 use brokerage_domain::users::{PasswordHash, User};
-use brokerage_domain::{AccountId, ActivityId, InfraError, OrderId, UserId};
+use brokerage_domain::{AccountId, ActivityId, ApiKeyId, InfraError, OrderId, UserId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,6 +19,10 @@ pub(crate) struct State {
     pub client_order_ids: HashMap<(AccountId, String), OrderId>,
     pub positions: BTreeMap<(AccountId, Symbol), Position>,
     pub activities: BTreeMap<ActivityId, Activity>,
+    /// Sealed TOTP secret and last used step, per user.
+    pub totp: HashMap<UserId, (Option<String>, Option<i64>)>,
+    /// Keys with their sealed secret and whether they are revoked.
+    pub api_keys: BTreeMap<ApiKeyId, (ApiKey, String, bool)>,
 }
 
 impl State {

@@ -1,8 +1,8 @@
 use crate::state::MemoryStore;
 use async_trait::async_trait;
 use brokerage_domain::accounts::Account;
-use brokerage_domain::users::{CreateUserError, Credentials, Email, PasswordHash, Role, User, UserStore};
-use brokerage_domain::{InfraError, UserId};
+use brokerage_domain::users::{CreateUserError, Credentials, Email, PasswordHash, User, UserChanges, UserStore};
+use brokerage_domain::{InfraError, Page, PageRequest, UserId};
 
 #[async_trait]
 impl UserStore for MemoryStore {
@@ -38,11 +38,26 @@ impl UserStore for MemoryStore {
         Ok(self.lock()?.users.get(&id).map(|(u, _)| u.clone()))
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, InfraError> {
+    async fn update(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>, InfraError> {
         let mut s = self.lock()?;
         Ok(s.users.get_mut(&id).map(|(u, _)| {
-            u.role = role;
+            u.role = changes.role.unwrap_or(u.role);
+            u.status = changes.status.unwrap_or(u.status);
             u.clone()
         }))
+    }
+
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<bool, InfraError> {
+        let mut s = self.lock()?;
+        Ok(s.users.get_mut(&id).map(|(_, h)| *h = hash.clone()).is_some())
+    }
+
+    async fn list(&self, page: &PageRequest<UserId>) -> Result<Page<User, UserId>, InfraError> {
+        let s = self.lock()?;
+        let mut users: Vec<&User> =
+            s.users.values().map(|(u, _)| u).filter(|u| page.after.is_none_or(|after| u.id > after)).collect();
+        users.sort_by_key(|u| u.id);
+        let items = users.into_iter().take(page.fetch_limit()).cloned().collect();
+        Ok(page.into_page(items, |u| u.id))
     }
 }

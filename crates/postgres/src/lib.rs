@@ -13,6 +13,8 @@
 //! `rows` converts between rows and domain types and `errors` translates failures.
 
 mod accounts;
+mod api_keys;
+mod assets;
 mod database_url;
 mod errors;
 mod health;
@@ -26,6 +28,7 @@ mod schema;
 mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod two_factor;
 mod users;
 
 pub use migrations::{MIGRATIONS, run_migrations};

@@ -9,6 +9,8 @@ diesel::table! {
         status -> Text,
         totp_enabled -> Bool,
         created_at -> Timestamptz,
+        totp_secret -> Nullable<Text>,
+        totp_last_step -> Nullable<Int8>,
     }
 }
 
@@ -86,3 +88,17 @@ diesel::joinable!(activities -> accounts (account_id));
 diesel::joinable!(activities -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(users, accounts, orders, positions, activities);
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        account_id -> Uuid,
+        name -> Text,
+        key_id -> Text,
+        sealed_secret -> Text,
+        scopes -> Array<Text>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}

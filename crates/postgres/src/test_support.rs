@@ -68,6 +68,19 @@ impl TestDatabase {
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(AsyncDieselConnectionManager::<AsyncPgConnection>::new(self.url.clone()))
     }
+
+    /// The text column `value` of every row `sql` returns, for tests that look at what is
+    /// stored (`SELECT totp_secret AS value FROM users`).
+    pub async fn texts(&self, sql: &str) -> anyhow::Result<Vec<Option<String>>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            value: Option<String>,
+        }
+        let mut conn = AsyncPgConnection::establish(&self.url).await.context("connect to the test database")?;
+        let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).await.context("run the test query")?;
+        Ok(rows.into_iter().map(|r| r.value).collect())
+    }
 }
 
 impl Drop for TestDatabase {

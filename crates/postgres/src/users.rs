@@ -6,8 +6,8 @@ use crate::schema::{accounts, users};
 use crate::store::PgStore;
 use async_trait::async_trait;
 use brokerage_domain::accounts::Account;
-use brokerage_domain::users::{CreateUserError, Credentials, Email, PasswordHash, Role, User, UserStore};
-use brokerage_domain::{AccountId, InfraError, UserId};
+use brokerage_domain::users::{CreateUserError, Credentials, Email, PasswordHash, User, UserChanges, UserStore};
+use brokerage_domain::{AccountId, InfraError, Page, PageRequest, UserId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use uuid::Uuid;
@@ -80,17 +80,56 @@ impl UserStore for PgStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "set_role", user.id = %id))]
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, InfraError> {
+    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "update_user", user.id = %id))]
+    async fn update(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>, InfraError> {
+        let row = UserChangesRow { role: changes.role.map(|r| r.as_str()), status: changes.status.map(|s| s.as_str()) };
+        if row.role.is_none() && row.status.is_none() {
+            return self.get(id).await;
+        }
         let mut conn = self.conn().await?;
         diesel::update(users::table.find(Uuid::from(id)))
-            .set(users::role.eq(role.as_str()))
+            .set(&row)
             .returning(UserRow::as_returning())
             .get_result(&mut conn)
             .await
             .optional()
-            .map_err(|e| errors::query(e, "set role"))?
+            .map_err(|e| errors::query(e, "update user"))?
             .map(UserRow::into_domain)
             .transpose()
     }
+
+    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "set_password", user.id = %id))]
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<bool, InfraError> {
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(users::table.find(Uuid::from(id)))
+            .set(users::password_hash.eq(hash.as_str()))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| errors::query(e, "set password"))?;
+        Ok(updated == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "list_users"))]
+    async fn list(&self, page: &PageRequest<UserId>) -> Result<Page<User, UserId>, InfraError> {
+        let mut conn = self.conn().await?;
+        let mut query = users::table.select(UserRow::as_select()).order(users::id.asc()).into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(users::id.gt(Uuid::from(after)));
+        }
+        let rows: Vec<UserRow> = query
+            .limit(i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX))
+            .load(&mut conn)
+            .await
+            .map_err(|e| errors::query(e, "list users"))?;
+        let users = rows.into_iter().map(UserRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        Ok(page.into_page(users, |u| u.id))
+    }
+}
+
+/// Only the fields an administrator changes; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct UserChangesRow<'a> {
+    role: Option<&'a str>,
+    status: Option<&'a str>,
 }

@@ -3,7 +3,17 @@
 //! The foundation wires the pool and its readiness check; later features add adapters here.
 
 mod health;
+mod idempotency;
+mod nonces;
 mod pool;
+mod quote_cache;
+mod rate_limit;
+mod sessions;
 
 pub use health::RedisHealth;
+pub use idempotency::RedisIdempotency;
+pub use nonces::RedisNonces;
 pub use pool::{RedisConfig, RedisPool, connect};
+pub use quote_cache::{QuoteCacheConfig, RedisQuoteCache};
+pub use rate_limit::RedisRateLimiter;
+pub use sessions::RedisSessions;

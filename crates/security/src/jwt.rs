@@ -1,8 +1,8 @@
 use brokerage_domain::users::{AccessToken, Role, TokenError, TokenIssuer};
-use brokerage_domain::{AccountId, InfraError, Principal, UserId};
+use brokerage_domain::{AccountId, Credential, InfraError, Principal, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -12,9 +12,19 @@ const LEEWAY_SECONDS: i64 = 30;
 /// A 256-bit HMAC key needs at least 32 bytes of secret.
 const MIN_SECRET_BYTES: usize = 32;
 
+/// An HMAC key and the id (`kid` header) that names it.
+#[derive(Debug, Clone)]
+pub struct JwtKey {
+    pub kid: String,
+    pub secret: SecretString,
+}
+
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    pub secret: SecretString,
+    /// Signs new tokens.
+    pub current: JwtKey,
+    /// Still verify tokens issued before a rotation (until they expire).
+    pub previous: Vec<JwtKey>,
     pub issuer: String,
     pub audience: String,
     pub ttl_seconds: u64,
@@ -31,6 +41,8 @@ struct Claims {
     nbf: i64,
     exp: i64,
     jti: Uuid,
+    /// The login session; the token dies with it.
+    sid: Uuid,
     /// Token use; only `access` tokens authenticate API calls.
     typ: String,
 }
@@ -38,8 +50,10 @@ struct Claims {
 /// HS256 access tokens with the algorithm pinned and `iss`, `aud`, `exp`, `nbf` checked
 /// against the service clock.
 pub struct JwtIssuer {
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Every accepted key by id: the current one and those rotated out.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -48,8 +62,20 @@ pub struct JwtIssuer {
 
 impl JwtIssuer {
     pub fn new(config: &JwtConfig) -> anyhow::Result<Self> {
-        let secret = config.secret.expose_secret().as_bytes();
-        anyhow::ensure!(secret.len() >= MIN_SECRET_BYTES, "the JWT secret must be at least {MIN_SECRET_BYTES} bytes");
+        let mut decoding = Vec::new();
+        for key in std::iter::once(&config.current).chain(&config.previous) {
+            let secret = key.secret.expose_secret().as_bytes();
+            anyhow::ensure!(
+                secret.len() >= MIN_SECRET_BYTES,
+                "JWT key {:?} must be at least {MIN_SECRET_BYTES} bytes",
+                key.kid
+            );
+            anyhow::ensure!(
+                !key.kid.is_empty() && decoding.iter().all(|(k, _)| k != &key.kid),
+                "JWT key ids must be unique and non-empty"
+            );
+            decoding.push((key.kid.clone(), DecodingKey::from_secret(secret)));
+        }
         anyhow::ensure!(
             config.ttl_seconds > 0 && config.ttl_seconds <= 900,
             "access tokens must live 1 to 900 seconds"
@@ -62,8 +88,9 @@ impl JwtIssuer {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            kid: config.current.kid.clone(),
+            encoding: EncodingKey::from_secret(config.current.secret.expose_secret().as_bytes()),
+            decoding,
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -74,6 +101,9 @@ impl JwtIssuer {
 
 impl TokenIssuer for JwtIssuer {
     fn issue(&self, principal: &Principal, now: DateTime<Utc>) -> Result<AccessToken, InfraError> {
+        let session = principal
+            .session()
+            .ok_or_else(|| InfraError::Unknown(anyhow::anyhow!("access tokens are only issued for sessions")))?;
         let iat = now.timestamp();
         let ttl = i64::try_from(self.ttl_seconds).map_err(|e| InfraError::Unknown(e.into()))?;
         let claims = Claims {
@@ -86,15 +116,21 @@ impl TokenIssuer for JwtIssuer {
             nbf: iat,
             exp: iat + ttl,
             jti: Uuid::now_v7(),
+            sid: *session.as_uuid(),
             typ: "access".to_owned(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token = encode(&header, &claims, &self.encoding)
             .map_err(|e| InfraError::Unknown(anyhow::anyhow!("jwt encoding failed: {e}")))?;
         Ok(AccessToken { token, expires_in_seconds: self.ttl_seconds })
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+        let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let (_, key) = self.decoding.iter().find(|(k, _)| *k == kid).ok_or(TokenError::Invalid)?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })?;
@@ -107,7 +143,12 @@ impl TokenIssuer for JwtIssuer {
             return Err(TokenError::Expired);
         }
         let role = Role::parse(&c.role).ok_or(TokenError::Invalid)?;
-        Ok(Principal { user_id: UserId::from_uuid(c.sub), account_id: AccountId::from_uuid(c.acct), role })
+        Ok(Principal {
+            user_id: UserId::from_uuid(c.sub),
+            account_id: AccountId::from_uuid(c.acct),
+            role,
+            credential: Credential::Session(SessionId::from_uuid(c.sid)),
+        })
     }
 }
 
@@ -116,9 +157,14 @@ mod tests {
     use super::*;
     use chrono::Duration;
 
+    fn key(kid: &str, secret: &str) -> JwtKey {
+        JwtKey { kid: kid.into(), secret: SecretString::from(secret.to_owned()) }
+    }
+
     fn config(secret: &str) -> JwtConfig {
         JwtConfig {
-            secret: SecretString::from(secret.to_owned()),
+            current: key("k1", secret),
+            previous: Vec::new(),
             issuer: "brokerage".into(),
             audience: "brokerage-api".into(),
             ttl_seconds: 900,
@@ -130,11 +176,35 @@ mod tests {
     }
 
     fn principal() -> Principal {
-        Principal {
-            user_id: UserId::from_uuid(Uuid::now_v7()),
-            account_id: AccountId::from_uuid(Uuid::now_v7()),
-            role: Role::Customer,
-        }
+        Principal::for_tests(Role::Customer)
+    }
+
+    #[test]
+    fn tokens_of_a_rotated_out_key_still_verify_until_the_key_is_dropped() {
+        let now = Utc::now();
+        let old = issuer().issue(&principal(), now).expect("issued");
+        let mut rotated = config("a-brand-new-secret-of-at-least-32-bytes");
+        rotated.current.kid = "k2".into();
+        rotated.previous = vec![key("k1", "0123456789abcdef0123456789abcdef")];
+        let rotated = JwtIssuer::new(&rotated).expect("valid");
+        assert!(rotated.verify(&old.token, now).is_ok(), "previous key accepted");
+        let fresh = rotated.issue(&principal(), now).expect("issued");
+        assert_eq!(issuer().verify(&fresh.token, now), Err(TokenError::Invalid), "unknown kid");
+        let mut dropped = config("a-brand-new-secret-of-at-least-32-bytes");
+        dropped.current.kid = "k2".into();
+        assert_eq!(JwtIssuer::new(&dropped).expect("valid").verify(&old.token, now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn wrong_issuer_or_audience_is_refused() {
+        let now = Utc::now();
+        let t = issuer().issue(&principal(), now).expect("issued");
+        let mut other = config("0123456789abcdef0123456789abcdef");
+        other.audience = "someone-else".into();
+        assert_eq!(JwtIssuer::new(&other).expect("valid").verify(&t.token, now), Err(TokenError::Invalid));
+        let mut other = config("0123456789abcdef0123456789abcdef");
+        other.issuer = "someone-else".into();
+        assert_eq!(JwtIssuer::new(&other).expect("valid").verify(&t.token, now), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -1,7 +1,16 @@
-//! Crypto adapters: argon2id password hashing (off the async workers) and JWT access tokens.
+//! Crypto adapters: argon2id password hashing (off the async workers), JWT access tokens,
+//! TOTP one-time codes, AES-256-GCM encryption of secrets at rest, token digests and
+//! HMAC-SHA-256 request signatures. RustCrypto throughout, besides `jsonwebtoken`'s backend.
 
+mod cipher;
+mod digests;
+mod encoding;
 mod jwt;
 mod password;
+mod totp;
 
-pub use jwt::{JwtConfig, JwtIssuer};
+pub use cipher::{AesGcmCipher, CipherKeys};
+pub use digests::{Digests, HmacSigner};
+pub use jwt::{JwtConfig, JwtIssuer, JwtKey};
 pub use password::{Argon2Hasher, HashingConfig};
+pub use totp::Totp;

@@ -139,7 +139,6 @@ impl AccountService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::UserId;
     use crate::accounts::ActivityKind;
     use crate::accounts::ports::MockAccountStore;
     use crate::accounts::ports::MockLedgerStore;
@@ -148,10 +147,9 @@ mod tests {
     use crate::system::{SystemClock, UuidV7Generator};
     use crate::users::Role;
     use rust_decimal::Decimal;
-    use uuid::Uuid;
 
     fn who(role: Role) -> Principal {
-        Principal { user_id: UserId::from_uuid(Uuid::now_v7()), account_id: AccountId::from_uuid(Uuid::now_v7()), role }
+        Principal::for_tests(role)
     }
 
     fn service(accounts: MockAccountStore) -> AccountService {

@@ -1,7 +1,9 @@
-//! Market data: symbols, quotes and the provider port.
+//! Market data: symbols, quotes and the provider port; the asset list.
 
+mod assets;
 mod models;
 mod ports;
 
+pub use assets::*;
 pub use models::*;
 pub use ports::*;

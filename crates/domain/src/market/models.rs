@@ -1,6 +1,7 @@
 use crate::values::Price;
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::time::Duration;
 
 /// A ticker symbol: 1 to 10 characters, upper-case letters, digits, `.` or `-`, starting
 /// with a letter (`AAPL`, `BRK.B`). Input is upper-cased first.
@@ -43,6 +44,10 @@ pub struct Quote {
     pub source: &'static str,
     /// Served from cache while the provider is failing.
     pub stale: bool,
+    /// How much longer this quote stays fresh in the quote cache: what
+    /// `Cache-Control: max-age` says. `None` when no cache stands behind it (the provider
+    /// answered just now and may answer differently a second later); zero when `stale`.
+    pub max_age: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub enum QuoteError {
 #[async_trait]
 pub trait QuoteProvider: Send + Sync {
     /// The latest quote. MUST return `QuoteError::UnknownSymbol` for a symbol the provider
-    /// does not list and `QuoteError::Unavailable` when it cannot answer now.
+    /// does not list and `QuoteError::Unavailable` when it cannot answer now. A cache in front
+    /// of a failing provider MAY instead answer its last known quote with `stale: true`.
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, QuoteError>;
 }

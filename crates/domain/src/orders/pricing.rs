@@ -96,6 +96,7 @@ mod tests {
             as_of: Utc::now(),
             source: "test",
             stale: false,
+            max_age: None,
         }
     }
 

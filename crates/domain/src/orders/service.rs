@@ -5,7 +5,7 @@ use super::request::{OrderInput, OrderSpec};
 use super::settlement::{Fill, SettlementError};
 use crate::error::{FieldError, InfraError};
 use crate::ids::{ActivityId, OrderId};
-use crate::market::{QuoteError, QuoteProvider, Symbol};
+use crate::market::{Asset, AssetStore, QuoteError, QuoteProvider, Symbol};
 use crate::paging::{Page, PageRequest};
 use crate::positions::{PositionStore, PositionValuer, PositionView};
 use crate::rbac::{Forbidden, Permission, Principal};
@@ -89,6 +89,7 @@ pub enum ReadOrderError {
 pub struct OrderService {
     orders: Arc<dyn OrderStore>,
     positions: Arc<dyn PositionStore>,
+    assets: Arc<dyn AssetStore>,
     quotes: Arc<dyn QuoteProvider>,
     valuer: PositionValuer,
     clock: Arc<dyn Clock>,
@@ -101,13 +102,14 @@ impl OrderService {
     pub fn new(
         orders: Arc<dyn OrderStore>,
         positions: Arc<dyn PositionStore>,
+        assets: Arc<dyn AssetStore>,
         quotes: Arc<dyn QuoteProvider>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         collar: Decimal,
     ) -> Self {
         let valuer = PositionValuer::new(quotes.clone());
-        Self { orders, positions, quotes, valuer, clock, ids, collar }
+        Self { orders, positions, assets, quotes, valuer, clock, ids, collar }
     }
 
     /// Validates, prices and stores an order with its hold; fills it at once when it is
@@ -116,10 +118,22 @@ impl OrderService {
     pub async fn place(&self, who: &Principal, input: OrderInput) -> Result<Order, PlaceOrderError> {
         who.require(Permission::Trade)?;
         let spec = OrderSpec::parse(input).map_err(PlaceOrderError::Invalid)?;
+        let asset =
+            self.assets.get(&spec.symbol).await?.filter(|a| a.tradable).ok_or(PlaceOrderError::UnknownSymbol)?;
+        whole_shares_unless_fractionable(&asset, &spec.size)?;
         let quote = self.quotes.quote(&spec.symbol).await.map_err(|e| match e {
             QuoteError::UnknownSymbol => PlaceOrderError::UnknownSymbol,
             QuoteError::Unavailable(e) => PlaceOrderError::QuoteUnavailable(e),
         })?;
+        // A last-known quote served while the provider fails is fine to look at, not to
+        // trade on: it may be hours old.
+        if quote.stale {
+            return Err(PlaceOrderError::QuoteUnavailable(anyhow::anyhow!(
+                "only a stale quote of {} (as of {}) is available",
+                quote.symbol,
+                quote.as_of
+            )));
+        }
         let qty = pricing::quantity(&spec, &quote).map_err(|e| {
             let field = if matches!(spec.size, super::request::Size::Qty(_)) { "qty" } else { "notional" };
             PlaceOrderError::Invalid(vec![FieldError::new(field, format!("gives a quantity that {e}"))])
@@ -207,6 +221,17 @@ impl OrderService {
         Ok(self.orders.list(Some(who.account_id), filter, page).await?)
     }
 
+    /// Every customer's orders, newest first (support and admin).
+    pub async fn list_all(
+        &self,
+        who: &Principal,
+        filter: &OrderFilter,
+        page: &PageRequest<OrderId>,
+    ) -> Result<Page<Order, OrderId>, ReadOrderError> {
+        who.require(Permission::ReadAll)?;
+        Ok(self.orders.list(None, filter, page).await?)
+    }
+
     /// The caller's positions valued at current quotes.
     pub async fn positions(
         &self,
@@ -225,11 +250,30 @@ impl OrderService {
     }
 }
 
+/// A non-fractionable asset takes whole-share quantities only, and no notional orders (their
+/// quantity is the notional divided by a price: fractional in general).
+fn whole_shares_unless_fractionable(asset: &Asset, size: &super::request::Size) -> Result<(), PlaceOrderError> {
+    if asset.fractionable {
+        return Ok(());
+    }
+    match size {
+        super::request::Size::Qty(q) if q.get().fract().is_zero() => Ok(()),
+        super::request::Size::Qty(_) => Err(PlaceOrderError::Invalid(vec![FieldError::new(
+            "qty",
+            format!("must be a whole number of shares: {} is not fractionable", asset.symbol),
+        )])),
+        super::request::Size::Notional(_) => Err(PlaceOrderError::Invalid(vec![FieldError::new(
+            "notional",
+            format!("is not available: {} is not fractionable; order a whole qty", asset.symbol),
+        )])),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, UserId};
-    use crate::market::{MockQuoteProvider, Quote};
+    use crate::ids::AccountId;
+    use crate::market::{ASSET_LIST, MockAssetStore, MockQuoteProvider, Quote};
     use crate::orders::models::tests::d;
     use crate::orders::models::{OrderType, Side, TimeInForce};
     use crate::orders::ports::MockOrderStore;
@@ -241,13 +285,14 @@ mod tests {
     use uuid::Uuid;
 
     fn who(role: Role) -> Principal {
-        Principal { user_id: UserId::from_uuid(Uuid::now_v7()), account_id: AccountId::from_uuid(Uuid::now_v7()), role }
+        Principal::for_tests(role)
     }
 
     fn quotes() -> MockQuoteProvider {
         let mut q = MockQuoteProvider::new();
         q.expect_quote().returning(|s| {
-            if s.as_str() != "AAPL" {
+            // MSFT: only a stale quote (the provider is failing).
+            if !["AAPL", "MSFT", "TQQQ"].contains(&s.as_str()) {
                 return Err(QuoteError::UnknownSymbol);
             }
             Ok(Quote {
@@ -257,16 +302,27 @@ mod tests {
                 ask: Price::new(d("100.1")).expect("valid"),
                 as_of: Utc::now(),
                 source: "test",
-                stale: false,
+                stale: s.as_str() == "MSFT",
+                max_age: None,
             })
         });
         q
+    }
+
+    /// The seed asset list: TWTR is delisted, TQQQ whole shares only.
+    fn assets() -> MockAssetStore {
+        let mut assets = MockAssetStore::new();
+        assets.expect_get().returning(|s| {
+            Ok(ASSET_LIST.iter().find(|l| l.symbol == s.as_str()).map(|l| l.to_asset().expect("valid")))
+        });
+        assets
     }
 
     fn service(orders: MockOrderStore) -> OrderService {
         OrderService::new(
             Arc::new(orders),
             Arc::new(MockPositionStore::new()),
+            Arc::new(assets()),
             Arc::new(quotes()),
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
@@ -309,6 +365,55 @@ mod tests {
         let err =
             service(MockOrderStore::new()).place(&who(Role::Customer), input("ZZZZ", OrderType::Market, "1")).await;
         assert!(matches!(err, Err(PlaceOrderError::UnknownSymbol)));
+    }
+
+    #[tokio::test]
+    async fn a_delisted_symbol_is_unknown_to_orders() {
+        let err =
+            service(MockOrderStore::new()).place(&who(Role::Customer), input("TWTR", OrderType::Market, "1")).await;
+        assert!(matches!(err, Err(PlaceOrderError::UnknownSymbol)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_non_fractionable_asset_takes_whole_shares_only() {
+        let svc = service(MockOrderStore::new());
+        let err = svc.place(&who(Role::Customer), input("TQQQ", OrderType::Market, "1.5")).await;
+        assert!(matches!(&err, Err(PlaceOrderError::Invalid(f)) if f.len() == 1 && f[0].field == "qty"), "{err:?}");
+        let mut notional = input("TQQQ", OrderType::Market, "1");
+        (notional.qty, notional.notional) = (None, Some(d("100")));
+        let err = svc.place(&who(Role::Customer), notional).await;
+        assert!(matches!(&err, Err(PlaceOrderError::Invalid(f)) if f[0].field == "notional"), "{err:?}");
+
+        let mut orders = MockOrderStore::new();
+        orders.expect_place().times(1).returning(|o, _, _| Ok(o.clone()));
+        service(orders).place(&who(Role::Customer), input("TQQQ", OrderType::Market, "2")).await.expect("whole shares");
+        let mut orders = MockOrderStore::new();
+        orders.expect_place().times(1).returning(|o, _, _| Ok(o.clone()));
+        service(orders).place(&who(Role::Customer), input("AAPL", OrderType::Market, "0.5")).await.expect("fractional");
+    }
+
+    #[tokio::test]
+    async fn a_stale_quote_is_not_traded_on() {
+        let err =
+            service(MockOrderStore::new()).place(&who(Role::Customer), input("MSFT", OrderType::Market, "1")).await;
+        assert!(matches!(err, Err(PlaceOrderError::QuoteUnavailable(_))), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_asset_list_is_an_infrastructure_error() {
+        let mut assets = MockAssetStore::new();
+        assets.expect_get().returning(|_| Err(InfraError::Unavailable(anyhow::anyhow!("down"))));
+        let svc = OrderService::new(
+            Arc::new(MockOrderStore::new()),
+            Arc::new(MockPositionStore::new()),
+            Arc::new(assets),
+            Arc::new(quotes()),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+            d("0.05"),
+        );
+        let err = svc.place(&who(Role::Customer), input("AAPL", OrderType::Market, "1")).await;
+        assert!(matches!(err, Err(PlaceOrderError::Infra(InfraError::Unavailable(_)))), "{err:?}");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use crate::ids::{AccountId, UserId};
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// A syntactically valid e-mail address, trimmed and lower-cased so that uniqueness holds
 /// regardless of how the client typed it.
@@ -37,8 +38,8 @@ impl fmt::Display for Email {
     }
 }
 
-/// A new password that meets the policy (OWASP ASVS V2.1: 12 to 128 characters).
-/// Its `Debug` never shows the value.
+/// A new password that meets the policy (OWASP ASVS V2.1: 12 to 128 characters, not a
+/// commonly used password). Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -51,6 +52,23 @@ pub enum WeakPassword {
     TooShort,
     #[error("must be at most {PASSWORD_MAX_CHARS} characters")]
     TooLong,
+    /// On the deny list of passwords seen most often in breaches (ASVS 2.1.7).
+    #[error("is too common")]
+    Common,
+}
+
+/// Common passwords of 12 to 128 characters, one per line, lower-case and sorted by bytes;
+/// `#` lines (the source and licence) are skipped. See the file's header.
+const COMMON_PASSWORDS_FILE: &str = include_str!("common_passwords.txt");
+
+/// The deny list as a sorted slice, split once on first use (no copy of the text).
+static COMMON_PASSWORDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| COMMON_PASSWORDS_FILE.lines().filter(|line| !line.is_empty() && !line.starts_with('#')).collect());
+
+/// Whether `password` is on the deny list, ignoring case.
+fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    COMMON_PASSWORDS.binary_search(&lower.as_str()).is_ok()
 }
 
 impl Password {
@@ -60,6 +78,8 @@ impl Password {
             Err(WeakPassword::TooShort)
         } else if chars > PASSWORD_MAX_CHARS {
             Err(WeakPassword::TooLong)
+        } else if is_common(&raw) {
+            Err(WeakPassword::Common)
         } else {
             Ok(Self(raw))
         }
@@ -195,6 +215,29 @@ mod tests {
         assert_eq!(Password::new("short".into()), Err(WeakPassword::TooShort));
         assert!(Password::new("ééééééééééé€".into()).is_ok());
         assert_eq!(Password::new("x".repeat(129)), Err(WeakPassword::TooLong));
+    }
+
+    #[test]
+    fn the_common_password_list_is_sorted_unique_lower_case_and_in_policy() {
+        assert!(COMMON_PASSWORDS.len() >= 1000, "{} entries", COMMON_PASSWORDS.len());
+        assert!(COMMON_PASSWORDS.windows(2).all(|w| w[0] < w[1]), "sorted by bytes, no duplicates");
+        for entry in COMMON_PASSWORDS.iter() {
+            assert_eq!(entry.to_lowercase(), *entry, "lower-case");
+            assert_eq!(entry.trim(), *entry, "no surrounding whitespace");
+            assert!((PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&entry.chars().count()), "{entry:?}");
+        }
+        assert!(COMMON_PASSWORDS_FILE.starts_with("# "), "the source and licence head the file");
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in ["qwerty123456", "QWERTY123456", "1qaz2wsx3edc", "Password1234", "123456789012"] {
+            assert_eq!(Password::new(common.into()), Err(WeakPassword::Common), "{common:?}");
+        }
+        assert_eq!(WeakPassword::Common.to_string(), "is too common");
+        assert!(Password::new("qwerty123456 but longer".into()).is_ok(), "only exact matches");
+        // The length rules come first.
+        assert_eq!(Password::new("password".into()), Err(WeakPassword::TooShort));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-use super::models::{AccessToken, Credentials, Email, Password, PasswordHash, Role, User};
+use super::models::{AccessToken, Credentials, Email, Password, PasswordHash, Role, User, UserStatus};
 use crate::accounts::Account;
 use crate::error::InfraError;
 use crate::ids::UserId;
+use crate::paging::{Page, PageRequest};
 use crate::rbac::Principal;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,8 +32,21 @@ pub trait UserStore: Send + Sync {
 
     async fn get(&self, id: UserId) -> Result<Option<User>, InfraError>;
 
-    /// Changes a user's role; `None` when there is no such user.
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, InfraError>;
+    /// Applies `changes` to the user; `None` when there is no such user.
+    async fn update(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>, InfraError>;
+
+    /// Replaces the password hash; `false` when there is no such user.
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<bool, InfraError>;
+
+    /// Every user, oldest first.
+    async fn list(&self, page: &PageRequest<UserId>) -> Result<Page<User, UserId>, InfraError>;
+}
+
+/// Changes an administrator may make to a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
 }
 
 /// Password hashing. Implementations MUST run the hash off the async workers.

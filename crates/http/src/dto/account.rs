@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 /// `POST /account/deposits` and `/account/withdrawals`: `{"amount"}`, positive, at most 4
 /// decimal places.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmountRequest {
     /// Checked by [`Amount::new`] in `try_into_domain`.
@@ -30,14 +30,16 @@ impl AmountRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountResponse {
     pub id: Uuid,
+    #[schema(example = "USD")]
     pub currency: &'static str,
     pub cash: String,
     pub buying_power: String,
     pub long_market_value: String,
     pub equity: String,
+    #[schema(value_type = crate::openapi::schemas::AccountState)]
     pub status: &'static str,
     pub created_at: DateTime<Utc>,
 }
@@ -58,10 +60,11 @@ impl From<AccountView> for AccountResponse {
 }
 
 /// An entry of the ledger; the trade fields appear on fills only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActivityResponse {
     pub id: Uuid,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::schemas::ActivityType)]
     pub kind: &'static str,
     /// The signed change to cash.
     pub amount: String,
@@ -70,6 +73,7 @@ pub struct ActivityResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symbol: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::openapi::schemas::OrderSide>)]
     pub side: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qty: Option<String>,
@@ -96,11 +100,15 @@ impl From<Activity> for ActivityResponse {
 }
 
 /// `GET /account/activities?type=&limit=&after=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActivitiesQuery {
     #[serde(rename = "type")]
+    #[param(value_type = Option<crate::openapi::schemas::ActivityType>)]
     pub kind: Option<String>,
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<String>)]
     pub after: Option<String>,
 }
 

@@ -2,7 +2,7 @@
 
 use super::FieldErrors;
 use crate::errors::ApiError;
-use brokerage_domain::users::{AccessToken, Email, Password, User};
+use brokerage_domain::users::{Email, Password, Role, Tokens, TotpSetup, User, UserChanges, UserStatus};
 use chrono::{DateTime, Utc};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// `POST /auth/register`. The password policy is OWASP ASVS V2.1: 12 to 128 characters.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     #[garde(email, length(max = 254))]
@@ -36,20 +36,23 @@ impl fmt::Debug for RegisterRequest {
 
 /// `POST /auth/login`. No policy beyond a size cap, so passwords set under older rules still
 /// work; everything else fails as `invalid_credentials`.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[garde(length(max = 1024))]
     pub email: String,
     #[garde(length(max = 1024))]
     pub password: String,
+    /// The current one-time code, once 2FA is enabled.
+    #[garde(length(max = 16))]
+    pub totp_code: Option<String>,
 }
 
 impl LoginRequest {
     /// `(email, password)` as typed: the login use case parses them itself so that a malformed
     /// e-mail fails exactly like a wrong password.
-    pub fn try_into_domain(self) -> Result<(String, String), ApiError> {
-        FieldErrors::validate(&self).finish(Some((self.email, self.password)))
+    pub fn try_into_domain(self) -> Result<(String, String, Option<String>), ApiError> {
+        FieldErrors::validate(&self).finish(Some((self.email, self.password, self.totp_code)))
     }
 }
 
@@ -59,26 +62,97 @@ impl fmt::Debug for LoginRequest {
     }
 }
 
-/// `{"access_token", "token_type": "Bearer", "expires_in"}`. No `Debug`: it holds a secret.
-#[derive(Serialize)]
+/// `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`. No `Debug`: it
+/// holds secrets.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(description = "A session's tokens: send `Authorization: Bearer <access_token>`; refresh at `/auth/refresh`")]
 pub struct TokensResponse {
     pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
-    /// Seconds.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
 }
 
-impl From<AccessToken> for TokensResponse {
-    fn from(t: AccessToken) -> Self {
-        Self { access_token: t.token, token_type: "Bearer", expires_in: t.expires_in_seconds }
+impl From<Tokens> for TokensResponse {
+    fn from(t: Tokens) -> Self {
+        Self {
+            access_token: t.access.token,
+            refresh_token: t.refresh.expose(),
+            token_type: "Bearer",
+            expires_in: t.access.expires_in_seconds,
+        }
     }
 }
 
-#[derive(Debug, Serialize)]
+/// `POST /auth/refresh`.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[garde(length(max = 512))]
+    pub refresh_token: String,
+}
+
+impl RefreshRequest {
+    pub fn try_into_domain(self) -> Result<String, ApiError> {
+        FieldErrors::validate(&self).finish(Some(self.refresh_token))
+    }
+}
+
+/// `POST /auth/password`: the new password meets the registration policy.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[garde(length(max = 1024))]
+    pub current_password: String,
+    #[garde(length(chars, min = 12, max = 128))]
+    pub new_password: String,
+}
+
+impl ChangePasswordRequest {
+    pub fn try_into_domain(self) -> Result<(String, Password), ApiError> {
+        let mut errors = FieldErrors::validate(&self);
+        let new = errors.check("new_password", Password::new(self.new_password));
+        errors.finish(new.map(|new| (self.current_password, new)))
+    }
+}
+
+impl fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChangePasswordRequest(<redacted>)")
+    }
+}
+
+/// `PATCH /admin/users/{id}`: only role and status can change.
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[garde(skip)]
+    #[schema(value_type = Option<crate::openapi::schemas::UserRole>)]
+    pub role: Option<String>,
+    #[garde(skip)]
+    #[schema(value_type = Option<crate::openapi::schemas::UserState>)]
+    pub status: Option<String>,
+}
+
+impl UpdateUserRequest {
+    pub fn try_into_domain(self) -> Result<UserChanges, ApiError> {
+        let mut errors = FieldErrors::validate(&self);
+        let role = errors.check_opt("role", self.role, |r| Role::parse(&r).ok_or("must be customer, support or admin"));
+        let status =
+            errors.check_opt("status", self.status, |s| UserStatus::parse(&s).ok_or("must be active or locked"));
+        errors.finish(role.zip(status).map(|(role, status)| UserChanges { role, status }))
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
+    #[schema(value_type = crate::openapi::schemas::UserRole)]
     pub role: &'static str,
+    #[schema(value_type = crate::openapi::schemas::UserState)]
     pub status: &'static str,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -129,7 +203,35 @@ mod tests {
 
     #[test]
     fn passwords_stay_out_of_debug_output() {
-        let req = LoginRequest { email: "ann@example.com".into(), password: "hunter2-secret".into() };
+        let req = LoginRequest { email: "ann@example.com".into(), password: "hunter2-secret".into(), totp_code: None };
         assert!(!format!("{req:?}").contains("hunter2"));
+    }
+}
+
+/// `POST /auth/2fa/enable` and `/disable`.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCodeRequest {
+    #[garde(length(min = 1, max = 16))]
+    pub code: String,
+}
+
+impl TotpCodeRequest {
+    pub fn try_into_domain(self) -> Result<String, ApiError> {
+        FieldErrors::validate(&self).finish(Some(self.code))
+    }
+}
+
+/// `POST /auth/2fa/setup`: shown once. No `Debug`: it holds the secret.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(description = "A new TOTP secret and its `otpauth://` URI, shown once")]
+pub struct TotpSetupResponse {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+impl From<TotpSetup> for TotpSetupResponse {
+    fn from(s: TotpSetup) -> Self {
+        Self { secret: s.secret, otpauth_uri: s.otpauth_uri }
     }
 }

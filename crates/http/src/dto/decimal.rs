@@ -18,6 +18,25 @@ pub const TOO_PRECISE: &str = "has too many decimal places";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecimalInput(pub Result<Decimal, &'static str>);
 
+/// Documented as what a client may send: a decimal string or a JSON number.
+impl utoipa::PartialSchema for DecimalInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[+-]?(\d+\.?\d*|\.\d+)$")))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some("A decimal: a string (`\"150.25\"`, exact) or a JSON number (`150.25`, read through its shortest decimal text)"))
+            .examples(["150.25"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Decimal")
+    }
+}
+
 impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Self(match Value::deserialize(deserializer)? {

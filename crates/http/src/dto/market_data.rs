@@ -4,7 +4,7 @@ use brokerage_domain::market::Quote;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuoteResponse {
     pub symbol: String,
     pub price: String,

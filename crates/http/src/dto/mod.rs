@@ -7,6 +7,7 @@
 //! and timestamps as RFC 3339 UTC.
 
 pub mod account;
+pub mod api_keys;
 pub mod auth;
 pub mod decimal;
 pub mod market_data;
@@ -15,7 +16,11 @@ pub mod page;
 pub mod positions;
 
 pub use account::{AccountResponse, ActivitiesQuery, ActivityResponse, AmountRequest};
-pub use auth::{LoginRequest, RegisterRequest, TokensResponse, UserResponse};
+pub use api_keys::{ApiKeyResponse, CreateApiKeyRequest, CreatedApiKeyResponse};
+pub use auth::{
+    ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, TotpCodeRequest,
+    TotpSetupResponse, UpdateUserRequest, UserResponse,
+};
 pub use decimal::DecimalInput;
 pub use market_data::QuoteResponse;
 pub use orders::{OrderRequest, OrderResponse, OrdersQuery};

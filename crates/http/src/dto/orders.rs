@@ -16,18 +16,22 @@ use uuid::Uuid;
 /// value is reported under its field's name; the rules between fields (exactly one of `qty`
 /// and `notional`, which prices each type needs) are the domain's
 /// ([`OrderSpec::parse`](brokerage_domain::orders::OrderSpec::parse)).
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     #[garde(length(chars, min = 1, max = 10))]
+    #[schema(example = "AAPL")]
     pub symbol: String,
     #[garde(skip)]
+    #[schema(value_type = crate::openapi::schemas::OrderSide)]
     pub side: String,
     #[serde(rename = "type")]
     #[garde(skip)]
+    #[schema(value_type = crate::openapi::schemas::OrderKind)]
     pub order_type: String,
     /// `day` when absent.
     #[garde(skip)]
+    #[schema(value_type = Option<crate::openapi::schemas::TimeInForceKind>)]
     pub time_in_force: Option<String>,
     #[garde(skip)]
     pub qty: Option<DecimalInput>,
@@ -80,21 +84,25 @@ impl OrderRequest {
 }
 
 /// An order: the request's fields plus its state. Absent optionals are `null`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderResponse {
     pub id: Uuid,
     pub account_id: Uuid,
     pub client_order_id: Option<String>,
     pub symbol: String,
+    #[schema(value_type = crate::openapi::schemas::OrderSide)]
     pub side: &'static str,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::schemas::OrderKind)]
     pub order_type: &'static str,
+    #[schema(value_type = crate::openapi::schemas::TimeInForceKind)]
     pub time_in_force: &'static str,
     pub qty: String,
     pub notional: Option<String>,
     pub limit_price: Option<String>,
     pub stop_price: Option<String>,
     pub trail_percent: Option<String>,
+    #[schema(value_type = crate::openapi::schemas::OrderState)]
     pub status: &'static str,
     pub filled_qty: String,
     pub filled_avg_price: Option<String>,
@@ -139,11 +147,16 @@ impl From<Order> for OrderResponse {
 }
 
 /// `GET /orders?status=open|closed|all&symbol=&limit=&after=` (status defaults to `open`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
+    #[param(value_type = Option<crate::openapi::schemas::OrderStatusFilter>)]
     pub status: Option<String>,
+    #[param(value_type = Option<String>)]
     pub symbol: Option<String>,
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<String>)]
     pub after: Option<String>,
 }
 

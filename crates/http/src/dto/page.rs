@@ -11,9 +11,12 @@ const BAD_CURSOR: &str = "is not a cursor from a previous page";
 
 /// The paging parameters of a list without filters. Query values are read as text so that a
 /// bad one is reported under its own name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<String>)]
     pub after: Option<String>,
 }
 
@@ -48,7 +51,7 @@ impl PageQuery {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageResponse<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

@@ -4,7 +4,7 @@ use super::decimal_string;
 use brokerage_domain::positions::PositionView;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PositionResponse {
     pub symbol: String,
     pub qty: String,

@@ -14,11 +14,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/account/activities").route(web::get().to(activities)));
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/account", operation_id = "get_account", tag = "account",
+    responses((status = 200, description = "The caller's account", body = AccountResponse)),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn account(state: web::Data<ApiState>, Authenticated(who): Authenticated) -> Result<HttpResponse, ApiError> {
     let view = state.accounts.account(&who).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::from(view)))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/account/deposits", operation_id = "deposit", tag = "account",
+    request_body = AmountRequest,
+    responses(
+        (status = 201, description = "The deposit activity", body = ActivityResponse),
+        (status = 422, description = "`account_not_active`", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn deposit(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,
@@ -29,6 +43,15 @@ async fn deposit(
     Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/account/withdrawals", operation_id = "withdraw", tag = "account",
+    request_body = AmountRequest,
+    responses(
+        (status = 201, description = "The withdrawal activity (negative amount)", body = ActivityResponse),
+        (status = 422, description = "`insufficient_funds`: more than the cash not held for open orders; `account_not_active`", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn withdraw(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,
@@ -39,6 +62,12 @@ async fn withdraw(
     Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/account/activities", operation_id = "list_activities", tag = "account",
+    params(ActivitiesQuery),
+    responses((status = 200, description = "The ledger, newest first", body = PageResponse<ActivityResponse>)),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn activities(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,

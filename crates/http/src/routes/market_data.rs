@@ -6,15 +6,30 @@ use crate::extract::Authenticated;
 use crate::state::ApiState;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
-use brokerage_domain::market::Symbol;
+use brokerage_domain::market::{Quote, Symbol};
 
-/// Matches the quote cache's default TTL (60 s).
-const QUOTE_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=60");
+/// `public, max-age=<seconds left of the cached quote's freshness>`: 0 for a stale quote and
+/// for an uncached provider (the simulated market moves every second).
+fn cache_control(quote: &Quote) -> HeaderValue {
+    let seconds = quote.max_age.map_or(0, |left| left.as_secs());
+    HeaderValue::from_str(&format!("public, max-age={seconds}")).unwrap_or(HeaderValue::from_static("no-store"))
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/market-data/quotes/{symbol}").route(web::get().to(quote)));
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/market-data/quotes/{symbol}", operation_id = "get_quote", tag = "market-data",
+    params(("symbol" = String, Path, description = "A ticker symbol, e.g. `AAPL`")),
+    responses(
+        (status = 200, description = "The latest quote; `stale` when served from cache while the provider fails", body = QuoteResponse,
+            headers(("Cache-Control" = String, description = "`public, max-age=<seconds left of the quote cache's TTL>`"))),
+        (status = 404, description = "`unknown_symbol`", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "`unavailable`: the provider is down and nothing is cached", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn quote(
     state: web::Data<ApiState>,
     _caller: Authenticated,
@@ -22,5 +37,7 @@ async fn quote(
 ) -> Result<HttpResponse, ApiError> {
     let symbol = Symbol::parse(&symbol).map_err(|_| ApiError::unknown_symbol())?;
     let quote = state.quotes.quote(&symbol).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, QUOTE_CACHE_CONTROL)).json(QuoteResponse::from(quote)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, cache_control(&quote)))
+        .json(QuoteResponse::from(quote)))
 }

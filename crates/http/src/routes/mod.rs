@@ -3,6 +3,8 @@
 //! answer to a response body. Errors convert to [`ApiError`](crate::ApiError) with `?`.
 
 pub mod account;
+pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod market_data;

@@ -12,6 +12,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/positions/{symbol}").route(web::get().to(get)));
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/positions", operation_id = "list_positions", tag = "positions",
+    params(PageQuery),
+    responses((status = 200, description = "Open positions by symbol; `next_cursor` is a symbol", body = PageResponse<PositionResponse>)),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn list(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,
@@ -22,6 +28,12 @@ async fn list(
     Ok(HttpResponse::Ok().json(PageResponse::from_page(page, PositionResponse::from)))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/positions/{symbol}", operation_id = "get_position", tag = "positions",
+    params(("symbol" = String, Path, description = "A ticker symbol, e.g. `AAPL`")),
+    responses((status = 200, description = "The position, valued at the current quote", body = PositionResponse)),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 async fn get(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,

@@ -3,6 +3,7 @@
 //! may be created), e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod assets;
 mod common;
 mod concurrency;
 mod funds;
