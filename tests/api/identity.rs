@@ -345,3 +345,37 @@ pub async fn repeated_failed_logins_are_throttled_per_account(app: &TestApp) {
     let other = app.customer().await;
     assert_eq!(app.get("/api/v1/me", &other.token).await.status, StatusCode::OK);
 }
+
+pub async fn admins_halt_and_resume_symbols(app: &TestApp) {
+    let admin = app.user_with_role(Role::Admin).await;
+    let support = app.user_with_role(Role::Support).await;
+    let c = app.funded_customer("10000").await;
+    let buy = json!({"symbol": "KO", "side": "buy", "type": "market", "qty": 1});
+    assert_eq!(
+        app.post("/api/v1/admin/symbols/KO/halt", &support.token, json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.post("/api/v1/admin/symbols/KO/halt", &c.token, json!({})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post("/api/v1/admin/symbols/ZZZZ/halt", &admin.token, json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(app.post("/api/v1/admin/symbols/KO/halt", &admin.token, json!({})).await.status, StatusCode::NO_CONTENT);
+    let refused = app.post("/api/v1/orders", &c.token, buy.clone()).await;
+    assert_eq!((refused.status, refused.error()), (StatusCode::UNPROCESSABLE_ENTITY, "symbol_halted"));
+    assert_eq!(app.get("/api/v1/market-data/quotes/KO", &c.token).await.status, StatusCode::OK, "still quoted");
+    assert_eq!(
+        app.post("/api/v1/orders", &c.token, json!({"symbol": "PG", "side": "buy", "type": "market", "qty": 1}))
+            .await
+            .status,
+        StatusCode::CREATED,
+        "other symbols trade"
+    );
+
+    assert_eq!(
+        app.post("/api/v1/admin/symbols/KO/resume", &admin.token, json!({})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.post("/api/v1/orders", &c.token, buy).await.status, StatusCode::CREATED);
+}

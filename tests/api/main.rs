@@ -54,6 +54,7 @@ on_every_backend!(
     identity::two_factor_login_needs_a_fresh_code_once,
     identity::api_keys_sign_requests_within_their_scopes,
     identity::repeated_failed_logins_are_throttled_per_account,
+    identity::admins_halt_and_resume_symbols,
     rbac::every_route_answers_each_role_as_the_access_table_says,
     idempotency::a_replayed_order_is_the_first_answer_byte_for_byte,
     idempotency::twenty_parallel_requests_with_one_key_create_one_order,

@@ -59,6 +59,8 @@ pub const API_ROUTES: &[RouteAccess] = &[
     route("GET", "/api/v1/admin/users", Needs(ReadAll)),
     route("PATCH", "/api/v1/admin/users/{id}", Needs(Administer)),
     route("GET", "/api/v1/admin/orders", Needs(ReadAll)),
+    route("POST", "/api/v1/admin/symbols/{symbol}/halt", Needs(Administer)),
+    route("POST", "/api/v1/admin/symbols/{symbol}/resume", Needs(Administer)),
 ];
 
 /// The route a request is for, matching `{param}` segments against any non-empty segment.

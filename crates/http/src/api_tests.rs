@@ -185,6 +185,7 @@ fn assets() -> MockAssetStore {
             name: format!("{symbol} Inc."),
             tradable: symbol.as_str() != "TWTR",
             fractionable: !["TWTR", "TQQQ"].contains(&symbol.as_str()),
+            halted: false,
         }))
     });
     assets

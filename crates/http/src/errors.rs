@@ -371,6 +371,7 @@ impl From<PlaceOrderError> for ApiError {
             PlaceOrderError::Forbidden(_) => Self::forbidden(),
             PlaceOrderError::Invalid(fields) => Self::validation(fields.into_iter().map(Into::into).collect()),
             PlaceOrderError::UnknownSymbol => Self::unprocessable("unknown_symbol", "no such symbol"),
+            PlaceOrderError::SymbolHalted => Self::unprocessable("symbol_halted", "trading in this symbol is halted"),
             PlaceOrderError::InsufficientBuyingPower => {
                 Self::unprocessable("insufficient_buying_power", "not enough buying power for this order")
             }

@@ -95,6 +95,8 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         handlers::admin::list_users,
         handlers::admin::update_user,
         handlers::admin::list_orders,
+        handlers::admin::halt_symbol,
+        handlers::admin::resume_symbol,
         // operations
         handlers::health::live,
         handlers::health::ready,

@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use brokerage_domain::InfraError;
 use brokerage_domain::market::{ASSET_LIST, Asset, AssetStore, Symbol};
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// The asset list in memory. Cheap to clone.
 #[derive(Clone)]
 pub struct MemoryAssets {
     assets: Arc<HashMap<Symbol, Asset>>,
+    halted: Arc<Mutex<HashSet<Symbol>>>,
 }
 
 impl MemoryAssets {
@@ -21,7 +22,7 @@ impl MemoryAssets {
 
     /// Exactly these assets (tests).
     pub fn with(assets: impl IntoIterator<Item = Asset>) -> Self {
-        Self { assets: Arc::new(assets.into_iter().map(|a| (a.symbol.clone(), a)).collect()) }
+        Self { assets: Arc::new(assets.into_iter().map(|a| (a.symbol.clone(), a)).collect()), halted: Arc::default() }
     }
 }
 
@@ -34,7 +35,27 @@ impl Default for MemoryAssets {
 #[async_trait]
 impl AssetStore for MemoryAssets {
     async fn get(&self, symbol: &Symbol) -> Result<Option<Asset>, InfraError> {
-        Ok(self.assets.get(symbol).cloned())
+        let halted = self.halted_set()?.contains(symbol);
+        Ok(self.assets.get(symbol).cloned().map(|a| Asset { halted, ..a }))
+    }
+
+    async fn set_halted(&self, symbol: &Symbol, halted: bool) -> Result<bool, InfraError> {
+        if !self.assets.contains_key(symbol) {
+            return Ok(false);
+        }
+        let mut set = self.halted_set()?;
+        if halted {
+            set.insert(symbol.clone());
+        } else {
+            set.remove(symbol);
+        }
+        Ok(true)
+    }
+}
+
+impl MemoryAssets {
+    fn halted_set(&self) -> Result<std::sync::MutexGuard<'_, HashSet<Symbol>>, InfraError> {
+        self.halted.lock().map_err(|_| InfraError::Unknown(anyhow::anyhow!("asset halts lock poisoned")))
     }
 }
 

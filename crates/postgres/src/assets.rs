@@ -14,6 +14,7 @@ diesel::table! {
         name -> Text,
         tradable -> Bool,
         fractionable -> Bool,
+        halted -> Bool,
     }
 }
 
@@ -25,13 +26,20 @@ struct AssetRow {
     name: String,
     tradable: bool,
     fractionable: bool,
+    halted: bool,
 }
 
 impl AssetRow {
     fn into_domain(self) -> Result<Asset, InfraError> {
         let symbol = Symbol::parse(&self.symbol)
             .map_err(|e| InfraError::Unknown(anyhow::anyhow!("assets row {:?}: symbol {e}", self.symbol)))?;
-        Ok(Asset { symbol, name: self.name, tradable: self.tradable, fractionable: self.fractionable })
+        Ok(Asset {
+            symbol,
+            name: self.name,
+            tradable: self.tradable,
+            fractionable: self.fractionable,
+            halted: self.halted,
+        })
     }
 }
 
@@ -48,5 +56,16 @@ impl AssetStore for PgStore {
             .optional()
             .map_err(|e| errors::query(e, "read an asset"))?;
         row.map(AssetRow::into_domain).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "assets.set_halted", market.symbol = %symbol))]
+    async fn set_halted(&self, symbol: &Symbol, halted: bool) -> Result<bool, InfraError> {
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(assets::table.find(symbol.as_str()))
+            .set(assets::halted.eq(halted))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| errors::query(e, "halt or resume a symbol"))?;
+        Ok(updated == 1)
     }
 }

@@ -20,6 +20,8 @@ pub struct Asset {
     pub tradable: bool,
     /// `false`: only whole shares may be ordered (no fractional `qty`, no `notional`).
     pub fractionable: bool,
+    /// An administrator halted trading: new orders are refused as `symbol_halted`.
+    pub halted: bool,
 }
 
 /// One row of the seed list, as a constant.
@@ -38,6 +40,7 @@ impl Listing {
             name: self.name.to_owned(),
             tradable: self.tradable,
             fractionable: self.fractionable,
+            halted: false,
         })
     }
 }
@@ -146,6 +149,9 @@ pub trait AssetStore: Send + Sync {
     /// The asset listed under `symbol`, tradable or not; `None` when no asset is.
     /// MUST return `InfraError::Unavailable` when the store cannot be reached.
     async fn get(&self, symbol: &Symbol) -> Result<Option<Asset>, InfraError>;
+
+    /// Halts or resumes trading in `symbol`; `false` when no asset is listed under it.
+    async fn set_halted(&self, symbol: &Symbol, halted: bool) -> Result<bool, InfraError>;
 }
 
 /// A [`QuoteProvider`] that answers `UnknownSymbol` for a symbol the asset list does not

@@ -22,6 +22,8 @@ pub enum PlaceOrderError {
     Invalid(Vec<FieldError>),
     #[error("unknown symbol")]
     UnknownSymbol,
+    #[error("trading in the symbol is halted")]
+    SymbolHalted,
     #[error("not enough buying power")]
     InsufficientBuyingPower,
     #[error("not enough shares")]
@@ -120,6 +122,9 @@ impl OrderService {
         let spec = OrderSpec::parse(input).map_err(PlaceOrderError::Invalid)?;
         let asset =
             self.assets.get(&spec.symbol).await?.filter(|a| a.tradable).ok_or(PlaceOrderError::UnknownSymbol)?;
+        if asset.halted {
+            return Err(PlaceOrderError::SymbolHalted);
+        }
         whole_shares_unless_fractionable(&asset, &spec.size)?;
         let quote = self.quotes.quote(&spec.symbol).await.map_err(|e| match e {
             QuoteError::UnknownSymbol => PlaceOrderError::UnknownSymbol,
@@ -219,6 +224,17 @@ impl OrderService {
     ) -> Result<Page<Order, OrderId>, ReadOrderError> {
         who.require(Permission::ReadOwn)?;
         Ok(self.orders.list(Some(who.account_id), filter, page).await?)
+    }
+
+    /// Halts (`true`) or resumes trading in a symbol (admin). `NotFound` for an unlisted one.
+    pub async fn set_halted(&self, who: &Principal, symbol: &str, halted: bool) -> Result<(), ReadOrderError> {
+        who.require(Permission::Administer)?;
+        let symbol = Symbol::parse(symbol).map_err(|_| ReadOrderError::NotFound)?;
+        if !self.assets.set_halted(&symbol, halted).await? {
+            return Err(ReadOrderError::NotFound);
+        }
+        tracing::info!(admin.id = %who.user_id, market.symbol = %symbol, halted, "trading halt changed");
+        Ok(())
     }
 
     /// Every customer's orders, newest first (support and admin).

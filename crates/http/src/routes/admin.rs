@@ -1,5 +1,5 @@
-//! `GET /admin/users`, `PATCH /admin/users/{id}`, `GET /admin/orders` (support reads, admin
-//! changes; the services check the permissions).
+//! `GET /admin/users`, `PATCH /admin/users/{id}`, `GET /admin/orders`,
+//! `POST /admin/symbols/{symbol}/halt|resume` (support reads, admin changes).
 
 use crate::dto::{OrderResponse, OrdersQuery, PageQuery, PageResponse, UpdateUserRequest, UserResponse};
 use crate::errors::ApiError;
@@ -12,7 +12,9 @@ use uuid::Uuid;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/users").route(web::get().to(list_users)))
         .service(web::resource("/admin/users/{id}").route(web::patch().to(update_user)))
-        .service(web::resource("/admin/orders").route(web::get().to(list_orders)));
+        .service(web::resource("/admin/orders").route(web::get().to(list_orders)))
+        .service(web::resource("/admin/symbols/{symbol}/halt").route(web::post().to(halt_symbol)))
+        .service(web::resource("/admin/symbols/{symbol}/resume").route(web::post().to(resume_symbol)));
 }
 
 #[utoipa::path(
@@ -64,4 +66,34 @@ async fn list_orders(
     let (filter, page) = query.into_inner().try_into_domain()?;
     let page = state.orders.list_all(&who, &filter, &page).await?;
     Ok(HttpResponse::Ok().json(PageResponse::from_page(page, OrderResponse::from)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/symbols/{symbol}/halt", operation_id = "admin_halt_symbol", tag = "admin",
+    params(("symbol" = String, Path, description = "A listed symbol")),
+    responses((status = 204, description = "Trading halted: new orders get 422 `symbol_halted` (admin only)")),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn halt_symbol(
+    state: web::Data<ApiState>,
+    Authenticated(who): Authenticated,
+    symbol: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.orders.set_halted(&who, &symbol, true).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/symbols/{symbol}/resume", operation_id = "admin_resume_symbol", tag = "admin",
+    params(("symbol" = String, Path, description = "A listed symbol")),
+    responses((status = 204, description = "Trading resumed (admin only)")),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn resume_symbol(
+    state: web::Data<ApiState>,
+    Authenticated(who): Authenticated,
+    symbol: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.orders.set_halted(&who, &symbol, false).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
