@@ -11,11 +11,10 @@ use crate::state::ApiState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web;
 use actix_web::{Error, HttpMessage};
 use brokerage_domain::Principal;
 use brokerage_domain::api_keys::SignedRequest;
-use futures_util::StreamExt;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 pub const TIMESTAMP_HEADER: &str = "x-timestamp";
@@ -47,7 +46,7 @@ async fn verify(req: &mut ServiceRequest) -> Result<Principal, ApiError> {
         .cloned()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ApiState is not registered as app data")))?;
     let limit = req.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-    let body = read_body(req, limit).await?;
+    let body = crate::extract::read_body(req, limit).await?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (key_id, timestamp, signature) = (header(API_KEY_HEADER), header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
     let path_and_query = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
@@ -70,16 +69,3 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// The largest body a signed request may carry: the app registers the JSON body limit.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
-
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::invalid_field("body", "could not be read"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::payload_too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}

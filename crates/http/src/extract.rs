@@ -129,6 +129,26 @@ pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Reads a request body whole, refusing one over `limit` bytes (413), for middleware that must
+/// see the body before the handler does (signatures, idempotency fingerprints); they hand the
+/// bytes back with `ServiceRequest::set_payload`.
+pub(crate) async fn read_body(
+    req: &mut actix_web::dev::ServiceRequest,
+    limit: usize,
+) -> Result<actix_web::web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut payload = req.take_payload();
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::invalid_field("body", "could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,13 +42,12 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web;
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use brokerage_domain::UserId;
 use brokerage_domain::idempotency::{
     Attempt, Claim, Fingerprint, IdempotencyKey, IdempotencyScope, IdempotencyService, StoredResponse, is_final,
 };
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -96,7 +95,7 @@ pub async fn middleware<B: MessageBody + 'static>(
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
     let limit = req.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-    let body = match read_body(&mut req, limit).await {
+    let body = match crate::extract::read_body(&mut req, limit).await {
         Ok(body) => body,
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
@@ -205,19 +204,6 @@ fn fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -> Fingerprin
     hasher.update(b"\n");
     hasher.update(body);
     Fingerprint::from_sha256(hasher.finalize().into())
-}
-
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::invalid_field("body", "could not be read"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::payload_too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -403,7 +389,7 @@ mod tests {
         gate: Notify,
     }
 
-    async fn create(probe: web::Data<Probe>, Authenticated(who): Authenticated, body: Bytes) -> HttpResponse {
+    async fn create(probe: web::Data<Probe>, Authenticated(who): Authenticated, body: web::Bytes) -> HttpResponse {
         let run = probe.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if probe.block.load(Ordering::SeqCst) {
             probe.entered.notify_one();
@@ -475,7 +461,7 @@ mod tests {
     struct Seen {
         status: u16,
         headers: HeaderMap,
-        body: Bytes,
+        body: web::Bytes,
     }
 
     impl Seen {

@@ -8,6 +8,7 @@
 //!
 //! `begin` is one Lua script, so two instances racing with one key get exactly one `started`.
 
+use crate::errors::redis_error;
 use crate::pool::RedisPool;
 use async_trait::async_trait;
 use brokerage_domain::InfraError;
@@ -74,14 +75,6 @@ fn millis(ttl: Duration) -> u64 {
 
 fn attempt_arg(attempt: AttemptId) -> String {
     attempt.as_uuid().simple().to_string()
-}
-
-fn redis_error(e: redis::RedisError, what: &str) -> InfraError {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
-        InfraError::Unavailable(anyhow::anyhow!("redis {what}: {e}"))
-    } else {
-        InfraError::Unknown(anyhow::anyhow!("redis {what}: {e}"))
-    }
 }
 
 #[async_trait]

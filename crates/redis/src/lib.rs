@@ -2,6 +2,7 @@
 //! expire: sessions, rate limits, idempotency keys, nonces, the quote cache.
 //! The foundation wires the pool and its readiness check; later features add adapters here.
 
+mod errors;
 mod health;
 mod idempotency;
 mod nonces;

@@ -5,6 +5,7 @@
 //! - `sess:{u}:<sid>:spent`: set of refresh digests already used (to detect reuse)
 //! - `sess:{u}`: set of the user's session ids (to end them all)
 
+use crate::errors::redis_error;
 use crate::pool::RedisPool;
 use async_trait::async_trait;
 use brokerage_domain::users::{NewSession, Rotation, SessionStore};
@@ -65,14 +66,6 @@ fn user_tag(user: UserId) -> String {
 
 fn session_key(user: UserId, session: SessionId) -> String {
     format!("{}:{}", user_tag(user), session.as_uuid().simple())
-}
-
-fn redis_error(e: redis::RedisError, what: &str) -> InfraError {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
-        InfraError::Unavailable(anyhow::anyhow!("redis {what}: {e}"))
-    } else {
-        InfraError::Unknown(anyhow::anyhow!("redis {what}: {e}"))
-    }
 }
 
 #[async_trait]
