@@ -196,6 +196,25 @@ mod tests {
     }
 
     #[test]
+    fn a_token_signed_with_another_algorithm_is_refused_even_with_the_right_key() {
+        let now = Utc::now();
+        let good = issuer().issue(&principal(), now).expect("issued");
+        let claims = decode::<Claims>(&good.token, &DecodingKey::from_secret(b"0123456789abcdef0123456789abcdef"), &{
+            let mut v = Validation::new(Algorithm::HS256);
+            v.validate_exp = false;
+            v.validate_aud = false;
+            v
+        })
+        .expect("decodes")
+        .claims;
+        let mut header = Header::new(Algorithm::HS384);
+        header.kid = Some("k1".into());
+        let hs384 =
+            encode(&header, &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).expect("encodes");
+        assert_eq!(issuer().verify(&hs384, now), Err(TokenError::Invalid));
+    }
+
+    #[test]
     fn wrong_issuer_or_audience_is_refused() {
         let now = Utc::now();
         let t = issuer().issue(&principal(), now).expect("issued");
