@@ -198,33 +198,18 @@ fn account(caller: &Principal, cash: &str) -> Account {
 }
 
 fn order(caller: &Principal) -> Order {
-    let now = Utc::now();
-    Order {
-        id: OrderId::from_uuid(Uuid::now_v7()),
-        account_id: caller.account_id,
-        client_order_id: None,
-        symbol: Symbol::parse("AAPL").expect("valid"),
-        side: Side::Buy,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Day,
-        qty: Quantity::new(d("0.5")).expect("valid"),
-        notional: None,
-        limit_price: Some(Price::new(d("140.5")).expect("valid")),
-        stop_price: None,
-        trail_percent: None,
-        status: OrderStatus::New,
-        filled_qty: Decimal::ZERO,
-        filled_avg_price: None,
-        held_cash: Money::ZERO,
-        created_at: now,
-        updated_at: now,
-        submitted_at: now,
-        filled_at: None,
-        canceled_at: None,
-        expired_at: None,
-        replaced_by: None,
-        replaces: None,
-    }
+    let mut o = Order::submitted(
+        OrderId::from_uuid(Uuid::now_v7()),
+        caller.account_id,
+        Symbol::parse("AAPL").expect("valid"),
+        Side::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        Quantity::new(d("0.5")).expect("valid"),
+        Utc::now(),
+    );
+    o.limit_price = Some(Price::new(d("140.5")).expect("valid"));
+    o
 }
 
 fn config() -> HttpConfig {

@@ -131,6 +131,47 @@ pub struct Order {
 }
 
 impl Order {
+    /// A new, unfilled order submitted at `at`; prices, notional and client id start empty
+    /// and are set by the caller as its type needs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submitted(
+        id: OrderId,
+        account_id: AccountId,
+        symbol: Symbol,
+        side: Side,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        qty: Quantity,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            account_id,
+            client_order_id: None,
+            symbol,
+            side,
+            order_type,
+            time_in_force,
+            qty,
+            notional: None,
+            limit_price: None,
+            stop_price: None,
+            trail_percent: None,
+            status: OrderStatus::New,
+            filled_qty: Decimal::ZERO,
+            filled_avg_price: None,
+            held_cash: Money::ZERO,
+            created_at: at,
+            updated_at: at,
+            submitted_at: at,
+            filled_at: None,
+            canceled_at: None,
+            expired_at: None,
+            replaced_by: None,
+            replaces: None,
+        }
+    }
+
     /// Shares not yet filled.
     pub fn remaining_qty(&self) -> Decimal {
         self.qty.get() - self.filled_qty
@@ -212,33 +253,18 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn order(side: Side, qty: &str) -> Order {
-        let now = Utc::now();
-        Order {
-            id: OrderId::from_uuid(Uuid::now_v7()),
-            account_id: AccountId::from_uuid(Uuid::now_v7()),
-            client_order_id: None,
-            symbol: Symbol::parse("AAPL").expect("valid"),
+        let mut o = Order::submitted(
+            OrderId::from_uuid(Uuid::now_v7()),
+            AccountId::from_uuid(Uuid::now_v7()),
+            Symbol::parse("AAPL").expect("valid"),
             side,
-            order_type: OrderType::Limit,
-            time_in_force: TimeInForce::Day,
-            qty: Quantity::new(d(qty)).expect("valid"),
-            notional: None,
-            limit_price: Some(Price::new(d("100")).expect("valid")),
-            stop_price: None,
-            trail_percent: None,
-            status: OrderStatus::New,
-            filled_qty: Decimal::ZERO,
-            filled_avg_price: None,
-            held_cash: Money::ZERO,
-            created_at: now,
-            updated_at: now,
-            submitted_at: now,
-            filled_at: None,
-            canceled_at: None,
-            expired_at: None,
-            replaced_by: None,
-            replaces: None,
-        }
+            OrderType::Limit,
+            TimeInForce::Day,
+            Quantity::new(d(qty)).expect("valid"),
+            Utc::now(),
+        );
+        o.limit_price = Some(Price::new(d("100")).expect("valid"));
+        o
     }
 
     fn q(s: &str) -> Quantity {

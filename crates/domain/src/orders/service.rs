@@ -1,4 +1,4 @@
-use super::models::{ClientOrderId, Order, OrderFilter, OrderStatus};
+use super::models::{ClientOrderId, Order, OrderFilter};
 use super::ports::{AfterPlace, CancelStoreError, OrderStore, StoreOrderError};
 use super::pricing::{self, Immediate};
 use super::request::{OrderInput, OrderSpec};
@@ -149,35 +149,23 @@ impl OrderService {
             super::models::Side::Sell => Money::ZERO,
         };
         let now = self.clock.now();
-        let order = Order {
-            id: OrderId::from_uuid(self.ids.new_id()),
-            account_id: who.account_id,
-            client_order_id: spec.client_order_id,
-            symbol: spec.symbol,
-            side: spec.side,
-            order_type: spec.order_type,
-            time_in_force: spec.time_in_force,
+        let mut order = Order::submitted(
+            OrderId::from_uuid(self.ids.new_id()),
+            who.account_id,
+            spec.symbol,
+            spec.side,
+            spec.order_type,
+            spec.time_in_force,
             qty,
-            notional: match spec.size {
-                super::request::Size::Notional(n) => Some(n),
-                super::request::Size::Qty(_) => None,
-            },
-            limit_price: spec.limit_price,
-            stop_price: spec.stop_price,
-            trail_percent: spec.trail_percent,
-            status: OrderStatus::New,
-            filled_qty: Decimal::ZERO,
-            filled_avg_price: None,
-            held_cash: Money::ZERO,
-            created_at: now,
-            updated_at: now,
-            submitted_at: now,
-            filled_at: None,
-            canceled_at: None,
-            expired_at: None,
-            replaced_by: None,
-            replaces: None,
-        };
+            now,
+        );
+        order.client_order_id = spec.client_order_id;
+        order.limit_price = spec.limit_price;
+        order.stop_price = spec.stop_price;
+        order.trail_percent = spec.trail_percent;
+        if let super::request::Size::Notional(n) = spec.size {
+            order.notional = Some(n);
+        }
         let after = match immediate {
             Immediate::Fill(price) => {
                 AfterPlace::Fill(Fill { activity_id: ActivityId::from_uuid(self.ids.new_id()), qty, price, at: now })
@@ -367,7 +355,7 @@ mod tests {
         orders
             .expect_place()
             .withf(|o, hold, after| {
-                o.status == OrderStatus::New
+                o.status == crate::orders::OrderStatus::New
                     && *hold == Money::new(d("1001")).expect("valid")
                     && matches!(after, AfterPlace::Fill(f) if f.price.get() == d("100.1") && f.qty.get() == d("10"))
             })

@@ -1,6 +1,6 @@
 use brokerage_domain::accounts::{Account, AccountStore, Activity};
 use brokerage_domain::market::Symbol;
-use brokerage_domain::orders::{ClientOrderId, Order, OrderStatus, OrderType, Side, TimeInForce};
+use brokerage_domain::orders::{ClientOrderId, Order, OrderType, Side, TimeInForce};
 use brokerage_domain::users::{Email, PasswordHash, Role, User, UserStatus, UserStore};
 use brokerage_domain::{AccountId, ActivityId, Amount, Money, OrderId, Price, Quantity, UserId};
 use brokerage_postgres::test_support::TestDatabase;
@@ -64,33 +64,16 @@ pub async fn deposit(store: &PgStore, account: AccountId, amount: &str) -> Accou
 
 /// A new order as the order service builds it.
 pub fn order(account: AccountId, side: Side, order_type: OrderType, symbol: &str, qty: &str) -> Order {
-    let now = Utc::now();
-    Order {
-        id: OrderId::from_uuid(Uuid::now_v7()),
-        account_id: account,
-        client_order_id: None,
-        symbol: Symbol::parse(symbol).expect("valid symbol"),
+    Order::submitted(
+        OrderId::from_uuid(Uuid::now_v7()),
+        account,
+        Symbol::parse(symbol).expect("valid symbol"),
         side,
         order_type,
-        time_in_force: TimeInForce::Day,
-        qty: Quantity::new(d(qty)).expect("valid qty"),
-        notional: None,
-        limit_price: None,
-        stop_price: None,
-        trail_percent: None,
-        status: OrderStatus::New,
-        filled_qty: Decimal::ZERO,
-        filled_avg_price: None,
-        held_cash: Money::ZERO,
-        created_at: now,
-        updated_at: now,
-        submitted_at: now,
-        filled_at: None,
-        canceled_at: None,
-        expired_at: None,
-        replaced_by: None,
-        replaces: None,
-    }
+        TimeInForce::Day,
+        Quantity::new(d(qty)).expect("valid qty"),
+        Utc::now(),
+    )
 }
 
 pub fn limit_buy(account: AccountId, symbol: &str, qty: &str, limit: &str) -> Order {
