@@ -5,6 +5,7 @@
 mod hardening;
 mod idempotency;
 mod identity;
+mod market_clock;
 mod market_data;
 mod rbac;
 mod scenarios;
@@ -45,6 +46,7 @@ on_every_backend!(
     scenarios::business_rule_rejections,
     scenarios::orders_and_activities_paginate_newest_first,
     scenarios::market_data_and_health,
+    market_clock::the_clock_says_the_simulated_market_is_always_open,
     hardening::security_headers_on_every_answer,
     hardening::the_api_documents_itself,
     identity::refresh_rotates_and_reuse_revokes_the_whole_session,

@@ -54,6 +54,10 @@ key_prefix = "marketdata:"
 [trading]
 stop_collar_bps = 500
 
+[market_hours]
+always_open = true
+holidays = []
+
 [security]
 encryption_kid = "e1"
 
@@ -88,6 +92,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub market_data: MarketDataSettings,
     pub trading: TradingSettings,
+    pub market_hours: MarketHoursSettings,
     pub log: LogSettings,
     pub rate_limit: RateLimitSettings,
     pub security: SecuritySettings,
@@ -244,6 +249,45 @@ pub struct TradingSettings {
     pub stop_collar_bps: u32,
 }
 
+/// When `market` orders are accepted: the US regular session (09:30–16:00 New York, weekdays,
+/// minus `holidays`), or always (the simulated market runs 24/7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketHoursSettings {
+    pub always_open: bool,
+    /// New York dates without a session: a TOML list of `"YYYY-MM-DD"`, or one comma-separated
+    /// string (`BROKERAGE__MARKET_HOURS__HOLIDAYS=2026-11-26,2026-12-25`).
+    #[serde(deserialize_with = "holiday_dates")]
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
+impl MarketHoursSettings {
+    pub fn to_domain(&self) -> brokerage_domain::market::MarketHours {
+        brokerage_domain::market::MarketHours { holidays: self.holidays.clone(), always_open: self.always_open }
+    }
+}
+
+fn holiday_dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<chrono::NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Dates {
+        List(Vec<String>),
+        Csv(String),
+    }
+    let dates = match Dates::deserialize(d)? {
+        Dates::List(list) => list,
+        Dates::Csv(csv) => csv.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    };
+    dates
+        .iter()
+        .map(|s| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
+                serde::de::Error::custom(format!("market_hours.holidays: {s:?} is not a YYYY-MM-DD date: {e}"))
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -328,6 +372,25 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn market_hours_default_to_always_open_and_take_holidays_from_the_environment() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert!(defaults.market_hours.always_open);
+        assert!(defaults.market_hours.holidays.is_empty());
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BROKERAGE__MARKET_HOURS__ALWAYS_OPEN", "false"),
+                ("BROKERAGE__MARKET_HOURS__HOLIDAYS", "2026-11-26, 2026-12-25"),
+            ]),
+        )
+        .expect("loads");
+        let hours = s.market_hours.to_domain();
+        assert!(!hours.always_open);
+        assert_eq!(hours.holidays.len(), 2);
+        assert!(Settings::load_from(None, env(&[("BROKERAGE__MARKET_HOURS__HOLIDAYS", "26/11/2026")])).is_err());
     }
 
     #[test]

@@ -196,7 +196,8 @@ impl Application {
                 clock,
                 ids,
                 Decimal::new(i64::from(settings.trading.stop_collar_bps), 4),
-            ),
+            )
+            .with_market_hours(settings.market_hours.to_domain()),
             quotes,
             health: stores.health,
             ops,

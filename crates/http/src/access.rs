@@ -56,6 +56,7 @@ pub const API_ROUTES: &[RouteAccess] = &[
     route("GET", "/api/v1/positions", Needs(ReadOwn)),
     route("GET", "/api/v1/positions/{symbol}", Needs(ReadOwn)),
     route("GET", "/api/v1/market-data/quotes/{symbol}", Needs(ReadOwn)),
+    route("GET", "/api/v1/market-data/clock", Needs(ReadOwn)),
     route("GET", "/api/v1/admin/users", Needs(ReadAll)),
     route("PATCH", "/api/v1/admin/users/{id}", Needs(Administer)),
     route("GET", "/api/v1/admin/orders", Needs(ReadAll)),

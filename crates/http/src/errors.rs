@@ -384,6 +384,9 @@ impl From<PlaceOrderError> for ApiError {
                 "this client_order_id was already used by this account",
             ),
             PlaceOrderError::AccountNotActive => Self::unprocessable("account_not_active", ACCOUNT_NOT_ACTIVE),
+            PlaceOrderError::MarketClosed => {
+                Self::unprocessable("market_closed", "the market is closed: only limit and stop orders are accepted")
+            }
             PlaceOrderError::QuoteUnavailable(cause) => Self::unavailable(cause),
             PlaceOrderError::Infra(e) => e.into(),
         }
@@ -485,6 +488,7 @@ mod tests {
             (PlaceOrderError::InsufficientBuyingPower.into(), 422, "insufficient_buying_power"),
             (PlaceOrderError::InsufficientPosition.into(), 422, "insufficient_position"),
             (PlaceOrderError::UnknownSymbol.into(), 422, "unknown_symbol"),
+            (PlaceOrderError::MarketClosed.into(), 422, "market_closed"),
             (FundsError::InsufficientFunds.into(), 422, "insufficient_funds"),
             (FundsError::AccountNotActive.into(), 422, "account_not_active"),
             (CancelOrderError::NotCancelable.into(), 422, "order_not_cancelable"),

@@ -91,6 +91,7 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         handlers::positions::get,
         // market data
         handlers::market_data::quote,
+        handlers::market_data::clock,
         // administration
         handlers::admin::list_users,
         handlers::admin::update_user,

@@ -5,7 +5,7 @@ use super::request::{OrderInput, OrderSpec};
 use super::settlement::{Fill, SettlementError};
 use crate::error::{FieldError, InfraError};
 use crate::ids::{ActivityId, OrderId};
-use crate::market::{Asset, AssetStore, QuoteError, QuoteProvider, Symbol};
+use crate::market::{Asset, AssetStore, MarketClock, MarketHours, QuoteError, QuoteProvider, Symbol};
 use crate::paging::{Page, PageRequest};
 use crate::positions::{PositionStore, PositionValuer, PositionView};
 use crate::rbac::{Forbidden, Permission, Principal};
@@ -32,6 +32,8 @@ pub enum PlaceOrderError {
     DuplicateClientOrderId,
     #[error("the account is not active")]
     AccountNotActive,
+    #[error("the market is closed")]
+    MarketClosed,
     #[error("market data unavailable")]
     QuoteUnavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -98,6 +100,8 @@ pub struct OrderService {
     ids: Arc<dyn IdGenerator>,
     /// Extra fraction of the reference price a resting stop buy holds against slippage.
     collar: Decimal,
+    /// When `market` orders may be placed (always, by default).
+    hours: Arc<MarketHours>,
 }
 
 impl OrderService {
@@ -111,7 +115,19 @@ impl OrderService {
         collar: Decimal,
     ) -> Self {
         let valuer = PositionValuer::new(quotes.clone());
-        Self { orders, positions, assets, quotes, valuer, clock, ids, collar }
+        Self { orders, positions, assets, quotes, valuer, clock, ids, collar, hours: Arc::new(MarketHours::default()) }
+    }
+
+    /// The market's hours (default: always open): outside them `market` orders are refused.
+    #[must_use]
+    pub fn with_market_hours(mut self, hours: MarketHours) -> Self {
+        self.hours = Arc::new(hours);
+        self
+    }
+
+    /// The market's state now.
+    pub fn market_clock(&self) -> MarketClock {
+        self.hours.clock(self.clock.now())
     }
 
     /// Validates, prices and stores an order with its hold; fills it at once when it is
@@ -120,6 +136,10 @@ impl OrderService {
     pub async fn place(&self, who: &Principal, input: OrderInput) -> Result<Order, PlaceOrderError> {
         who.require(Permission::Trade)?;
         let spec = OrderSpec::parse(input).map_err(PlaceOrderError::Invalid)?;
+        // Limit and stop orders rest while the market is closed; market orders cannot.
+        if spec.order_type == super::models::OrderType::Market && !self.hours.is_open(self.clock.now()) {
+            return Err(PlaceOrderError::MarketClosed);
+        }
         let asset =
             self.assets.get(&spec.symbol).await?.filter(|a| a.tradable).ok_or(PlaceOrderError::UnknownSymbol)?;
         if asset.halted {
@@ -418,6 +438,16 @@ mod tests {
         );
         let err = svc.place(&who(Role::Customer), input("AAPL", OrderType::Market, "1")).await;
         assert!(matches!(err, Err(PlaceOrderError::Infra(InfraError::Unavailable(_)))), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn market_orders_are_refused_while_the_market_is_closed() {
+        let today = crate::market::eastern_time(Utc::now()).date();
+        let holidays = (-2..=2).map(|n| today + chrono::Duration::days(n)).collect();
+        let svc = service(MockOrderStore::new()).with_market_hours(crate::market::MarketHours::regular(holidays));
+        assert!(!svc.market_clock().is_open);
+        let err = svc.place(&who(Role::Customer), input("AAPL", OrderType::Market, "1")).await;
+        assert!(matches!(err, Err(PlaceOrderError::MarketClosed)), "{err:?}");
     }
 
     #[tokio::test]

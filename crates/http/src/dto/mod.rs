@@ -22,7 +22,7 @@ pub use auth::{
     TotpSetupResponse, UpdateUserRequest, UserResponse,
 };
 pub use decimal::DecimalInput;
-pub use market_data::QuoteResponse;
+pub use market_data::{ClockResponse, QuoteResponse};
 pub use orders::{OrderRequest, OrderResponse, OrdersQuery};
 pub use page::{PageQuery, PageResponse};
 pub use positions::PositionResponse;

@@ -1,6 +1,6 @@
 //! `GET /market-data/quotes/{symbol}`: the one API answer that shared caches may keep.
 
-use crate::dto::QuoteResponse;
+use crate::dto::{ClockResponse, QuoteResponse};
 use crate::errors::ApiError;
 use crate::extract::Authenticated;
 use crate::state::ApiState;
@@ -17,6 +17,7 @@ fn cache_control(quote: &Quote) -> HeaderValue {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/market-data/quotes/{symbol}").route(web::get().to(quote)));
+    cfg.service(web::resource("/market-data/clock").route(web::get().to(clock)));
 }
 
 #[utoipa::path(
@@ -40,4 +41,16 @@ async fn quote(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, cache_control(&quote)))
         .json(QuoteResponse::from(quote)))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/market-data/clock", operation_id = "get_clock", tag = "market-data",
+    responses(
+        (status = 200, description = "Whether the US regular session (09:30–16:00 New York, weekdays, minus holidays) is open; \
+            when the market is configured always open, `next_open` is now and `next_close` is null", body = ClockResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn clock(state: web::Data<ApiState>, _caller: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(ClockResponse::from(state.orders.market_clock()))
 }
