@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
+pub mod ledger;
 pub mod limits;
 pub mod market;
 pub mod orders;
@@ -25,6 +26,7 @@ pub mod rbac;
 pub mod system;
 pub mod users;
 pub mod values;
+pub mod webhooks;
 
 pub use error::{FieldError, InfraError};
 pub use ids::{AccountId, ActivityId, ApiKeyId, OrderId, SessionId, UserId};

@@ -40,6 +40,9 @@ pub struct Account {
     pub held: Money,
     pub status: AccountStatus,
     pub created_at: DateTime<Utc>,
+    /// The cursor of the account's last trade-update event. Events are numbered under the
+    /// account's lock, so they commit in cursor order and a reader resuming after N misses none.
+    pub event_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +67,7 @@ impl Account {
             held: Money::ZERO,
             status: AccountStatus::Active,
             created_at: now,
+            event_seq: 0,
         }
     }
 
@@ -133,6 +137,8 @@ pub struct TradeDetails {
     pub side: Side,
     pub qty: Quantity,
     pub price: Price,
+    /// Sell fills: proceeds minus the FIFO cost of the shares sold.
+    pub realized_pl: Option<Money>,
 }
 
 /// One entry of the account's activity ledger. `amount` is the signed change to cash.
@@ -144,11 +150,22 @@ pub struct Activity {
     pub amount: Money,
     pub trade: Option<TradeDetails>,
     pub created_at: DateTime<Utc>,
+    /// The `Idempotency-Key` of the request that moved the cash (deposits, withdrawals): kept by
+    /// the adapter with the movement, like [`crate::orders::Order::request_key`].
+    pub request_key: Option<String>,
 }
 
 impl Activity {
     pub fn deposit(id: ActivityId, account_id: AccountId, amount: Amount, at: DateTime<Utc>) -> Self {
-        Self { id, account_id, kind: ActivityKind::Deposit, amount: amount.as_money(), trade: None, created_at: at }
+        Self {
+            id,
+            account_id,
+            kind: ActivityKind::Deposit,
+            amount: amount.as_money(),
+            trade: None,
+            created_at: at,
+            request_key: None,
+        }
     }
 
     pub fn withdrawal(id: ActivityId, account_id: AccountId, amount: Amount, at: DateTime<Utc>) -> Self {
@@ -159,6 +176,22 @@ impl Activity {
             amount: amount.as_money().negated(),
             trade: None,
             created_at: at,
+            request_key: None,
+        }
+    }
+}
+
+impl Activity {
+    /// The commission charged for a fill (`fee` > 0), linked to the fill's trade.
+    pub fn fee(id: ActivityId, account_id: AccountId, fee: Money, trade: TradeDetails, at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            account_id,
+            kind: ActivityKind::Fee,
+            amount: fee.negated(),
+            trade: Some(TradeDetails { realized_pl: None, ..trade }),
+            created_at: at,
+            request_key: None,
         }
     }
 }

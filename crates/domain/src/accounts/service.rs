@@ -32,6 +32,10 @@ impl From<MoveCashError> for FundsError {
             MoveCashError::Rejected(CashError::Insufficient) => FundsError::InsufficientFunds,
             MoveCashError::Rejected(CashError::NotActive) => FundsError::AccountNotActive,
             MoveCashError::Rejected(CashError::OutOfRange(_)) => FundsError::OutOfRange,
+            MoveCashError::AlreadyApplied(a) => FundsError::Infra(InfraError::Unknown(anyhow::anyhow!(
+                "activity {} already applied for this request key",
+                a.id
+            ))),
             MoveCashError::Infra(e) => FundsError::Infra(e),
         }
     }
@@ -54,6 +58,23 @@ pub struct AccountView {
     pub buying_power: Money,
     pub long_market_value: Money,
     pub equity: Money,
+}
+
+/// The account with every position valued, and P&L.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Portfolio {
+    pub view: AccountView,
+    pub unrealized_pl: Money,
+    pub realized_pl: Money,
+    pub positions: Vec<PositionView>,
+}
+
+/// A deposit the funding provider announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundingEvent {
+    pub event_id: String,
+    pub account_id: AccountId,
+    pub amount: Amount,
 }
 
 /// Balances, deposits, withdrawals and the activity ledger.
@@ -82,6 +103,37 @@ impl AccountService {
     /// The caller's account, valued at current quotes.
     #[tracing::instrument(skip_all, fields(account.id = %who.account_id))]
     pub async fn account(&self, who: &Principal) -> Result<AccountView, ReadError> {
+        Ok(self.valued(who).await?.0)
+    }
+
+    /// The caller's account, positions and P&L.
+    #[tracing::instrument(skip_all, fields(account.id = %who.account_id))]
+    pub async fn portfolio(&self, who: &Principal) -> Result<Portfolio, ReadError> {
+        let (view, positions) = self.valued(who).await?;
+        let unrealized_pl = positions
+            .iter()
+            .try_fold(Money::ZERO, |acc, p| acc.checked_add(p.unrealized_pl))
+            .map_err(|e| InfraError::Unknown(anyhow::anyhow!("unrealized P&L out of range: {e}")))?;
+        let realized_pl = self.ledger.realized_pl(who.account_id).await?;
+        Ok(Portfolio { view, unrealized_pl, realized_pl, positions })
+    }
+
+    /// Credits a signed funding-provider deposit once per event id (`Ok(false)`: already
+    /// credited). The caller has verified the provider's signature.
+    #[tracing::instrument(skip_all, fields(account.id = %event.account_id, funding.event_id = %event.event_id))]
+    pub async fn credit_funding(&self, event: &FundingEvent) -> Result<bool, FundsError> {
+        let activity = Activity::deposit(self.new_activity_id(), event.account_id, event.amount, self.clock.now());
+        let credited = self.accounts.credit_funding(&event.event_id, &activity).await?;
+        tracing::info!(credited, "funding event");
+        Ok(credited)
+    }
+
+    /// The whole book's invariant violations (none when sound).
+    pub async fn audit(&self) -> Result<Vec<String>, InfraError> {
+        self.ledger.audit().await
+    }
+
+    async fn valued(&self, who: &Principal) -> Result<(AccountView, Vec<PositionView>), ReadError> {
         who.require(Permission::ReadOwn)?;
         let account = self.accounts.get(who.account_id).await?.ok_or(ReadError::NotFound)?;
         let positions = self.positions.all(who.account_id).await?;
@@ -94,23 +146,53 @@ impl AccountService {
             .cash
             .checked_add(long_market_value)
             .map_err(|e| InfraError::Unknown(anyhow::anyhow!("equity out of range: {e}")))?;
-        Ok(AccountView { buying_power: account.buying_power(), long_market_value, equity, account })
+        Ok((AccountView { buying_power: account.buying_power(), long_market_value, equity, account }, valued))
     }
 
     #[tracing::instrument(skip_all, fields(account.id = %who.account_id))]
     pub async fn deposit(&self, who: &Principal, amount: Amount) -> Result<Activity, FundsError> {
-        who.require(Permission::MoveFunds)?;
-        let activity = Activity::deposit(self.new_activity_id(), who.account_id, amount, self.clock.now());
-        self.accounts.move_cash(&activity).await?;
-        Ok(activity)
+        self.deposit_keyed(who, amount, None).await
     }
 
     #[tracing::instrument(skip_all, fields(account.id = %who.account_id))]
     pub async fn withdraw(&self, who: &Principal, amount: Amount) -> Result<Activity, FundsError> {
+        self.withdraw_keyed(who, amount, None).await
+    }
+
+    /// [`Self::deposit`] for a request carrying an `Idempotency-Key`: at most one deposit per key
+    /// and account, even when retried after a crash lost the recorded answer.
+    pub async fn deposit_keyed(
+        &self,
+        who: &Principal,
+        amount: Amount,
+        request_key: Option<String>,
+    ) -> Result<Activity, FundsError> {
+        who.require(Permission::MoveFunds)?;
+        let activity = Activity::deposit(self.new_activity_id(), who.account_id, amount, self.clock.now());
+        self.apply(Activity { request_key, ..activity }).await
+    }
+
+    /// [`Self::withdraw`] for a request carrying an `Idempotency-Key` (see [`Self::deposit_keyed`]).
+    pub async fn withdraw_keyed(
+        &self,
+        who: &Principal,
+        amount: Amount,
+        request_key: Option<String>,
+    ) -> Result<Activity, FundsError> {
         who.require(Permission::MoveFunds)?;
         let activity = Activity::withdrawal(self.new_activity_id(), who.account_id, amount, self.clock.now());
-        self.accounts.move_cash(&activity).await?;
-        Ok(activity)
+        self.apply(Activity { request_key, ..activity }).await
+    }
+
+    async fn apply(&self, activity: Activity) -> Result<Activity, FundsError> {
+        match self.accounts.move_cash(&activity).await {
+            Ok(_) => Ok(activity),
+            Err(MoveCashError::AlreadyApplied(existing)) => {
+                tracing::info!(activity.id = %existing.id, "cash already moved for this request key");
+                Ok(*existing)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn activities(

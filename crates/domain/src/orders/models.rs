@@ -128,6 +128,19 @@ pub struct Order {
     pub expired_at: Option<DateTime<Utc>>,
     pub replaced_by: Option<OrderId>,
     pub replaces: Option<OrderId>,
+    /// Trailing stops: the best price seen since placement (highest bid for a sell, lowest ask
+    /// for a buy); the stop trails it by `trail_percent`.
+    pub hwm: Option<Price>,
+    /// Stop and stop-limit orders: when the stop price was touched (a triggered stop-limit
+    /// rests as a limit order).
+    pub triggered_at: Option<DateTime<Utc>>,
+    /// How many fills the order has had; fill `n` is stored under `(order id, n)` exactly once.
+    pub fill_seq: u32,
+    /// The `Idempotency-Key` of the request that placed it. Adapters keep it in a per-account
+    /// index written in the same transaction as the order, so a request retried after a crash
+    /// (when the answer may never have been recorded) finds the order instead of placing a
+    /// second one. Not part of the order as read back.
+    pub request_key: Option<String>,
 }
 
 impl Order {
@@ -169,6 +182,10 @@ impl Order {
             expired_at: None,
             replaced_by: None,
             replaces: None,
+            hwm: None,
+            triggered_at: None,
+            fill_seq: 0,
+            request_key: None,
         }
     }
 
@@ -191,6 +208,7 @@ impl Order {
         let avg = (previous_value + price.get() * qty.get()) / new_filled;
         self.filled_avg_price = Some(avg.round_dp(9).normalize());
         self.filled_qty = new_filled;
+        self.fill_seq += 1;
         self.status = if new_filled == self.qty.get() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         if self.status == OrderStatus::Filled {
             self.filled_at = Some(at);

@@ -29,8 +29,12 @@ pub enum SettlementError {
 pub struct Fill {
     /// The id of the ledger activity the fill books.
     pub activity_id: ActivityId,
+    /// The id of the `fee` activity, booked when `fee` is not zero.
+    pub fee_activity_id: ActivityId,
     pub qty: Quantity,
     pub price: Price,
+    /// The commission on this fill.
+    pub fee: Money,
     pub at: DateTime<Utc>,
 }
 
@@ -68,59 +72,63 @@ pub fn reserve(
     Ok(())
 }
 
-/// Books a fill: the order advances, cash and shares change hands, the reservation shrinks,
-/// and the returned activity records the signed cash change.
+/// Books a fill: the order advances, cash and shares change hands (shares leave FIFO), the
+/// reservation shrinks, and the fill's activity (the signed cash change) is returned with the
+/// fee's activity when the fill costs a commission.
 pub fn fill(
     order: &mut Order,
     account: &mut Account,
     position: &mut Position,
     fill: &Fill,
-) -> Result<Activity, SettlementError> {
+) -> Result<Vec<Activity>, SettlementError> {
     order.apply_fill(fill.qty, fill.price, fill.at)?;
     let qty = fill.qty.get();
-    let amount = match order.side {
+    let (amount, fee, realized_pl) = match order.side {
         Side::Buy => {
             let cost = Money::cost_of(qty, fill.price.get())?;
+            let due = cost.checked_add(fill.fee)?;
             // A completed order gives back all it held; a partial fill releases what it used.
-            let release = if order.status == OrderStatus::Filled { order.held_cash } else { order.held_cash.min(cost) };
+            let release = if order.status == OrderStatus::Filled { order.held_cash } else { order.held_cash.min(due) };
             account.held = account.held.checked_sub(release)?;
             order.held_cash = order.held_cash.checked_sub(release)?;
-            if account.buying_power() < cost {
+            if account.buying_power() < due {
                 return Err(SettlementError::InsufficientBuyingPower);
             }
-            account.cash = account.cash.checked_sub(cost)?;
-            position.qty += qty;
-            position.cost_basis = position.cost_basis.checked_add(cost)?;
-            cost.negated()
+            account.cash = account.cash.checked_sub(due)?;
+            position.buy(qty, cost)?;
+            (cost.negated(), fill.fee, None)
         }
         Side::Sell => {
             let proceeds = Money::proceeds_of(qty, fill.price.get())?;
-            let released_cost = if qty == position.qty {
-                position.cost_basis
-            } else {
-                Money::new((position.cost_basis.get() * qty / position.qty).round_dp(4))?
-            };
+            let released_cost = position.sell_fifo(qty)?;
             position.held -= qty;
-            position.qty -= qty;
-            position.cost_basis = position.cost_basis.checked_sub(released_cost)?;
-            account.cash = account.cash.checked_add(proceeds)?;
-            proceeds
+            // The commission never takes more than the sale brought in.
+            let fee = fill.fee.min(proceeds);
+            account.cash = account.cash.checked_add(proceeds)?.checked_sub(fee)?;
+            (proceeds, fee, Some(proceeds.checked_sub(released_cost)?))
         }
     };
-    Ok(Activity {
+    let trade = TradeDetails {
+        order_id: order.id,
+        symbol: order.symbol.clone(),
+        side: order.side,
+        qty: fill.qty,
+        price: fill.price,
+        realized_pl,
+    };
+    let mut activities = vec![Activity {
         id: fill.activity_id,
         account_id: account.id,
         kind: ActivityKind::Fill,
         amount,
-        trade: Some(TradeDetails {
-            order_id: order.id,
-            symbol: order.symbol.clone(),
-            side: order.side,
-            qty: fill.qty,
-            price: fill.price,
-        }),
+        trade: Some(trade.clone()),
         created_at: fill.at,
-    })
+        request_key: None,
+    }];
+    if fee > Money::ZERO {
+        activities.push(Activity::fee(fill.fee_activity_id, account.id, fee, trade, fill.at));
+    }
+    Ok(activities)
 }
 
 /// Closes an open order unfilled (`to` = canceled, expired, rejected, replaced) and gives back
@@ -160,6 +168,8 @@ mod tests {
     fn a_fill(qty: &str, price: &str) -> Fill {
         Fill {
             activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+            fee_activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+            fee: Money::ZERO,
             qty: Quantity::new(d(qty)).expect("valid"),
             price: Price::new(d(price)).expect("valid"),
             at: Utc::now(),
@@ -179,7 +189,7 @@ mod tests {
         assert_eq!(acct.buying_power(), Money::ZERO);
 
         let act = fill(&mut o, &mut acct, &mut pos, &a_fill("10", "95")).expect("fills");
-        assert_eq!(act.amount, money("-950"));
+        assert_eq!(act[0].amount, money("-950"));
         assert_eq!((acct.cash, acct.held, o.held_cash), (money("50"), Money::ZERO, Money::ZERO));
         assert_eq!((pos.qty, pos.cost_basis), (d("10"), money("950")));
     }
@@ -210,12 +220,11 @@ mod tests {
         let mut acct = account("0");
         let mut o = order(Side::Sell, "4");
         let mut pos = Position::empty(acct.id, o.symbol.clone());
-        pos.qty = d("10");
-        pos.cost_basis = money("1000");
+        pos.buy(d("10"), money("1000")).expect("valid");
         reserve(&mut o, &mut acct, &mut pos, Money::ZERO).expect("owns shares");
         assert_eq!(pos.available(), d("6"));
         let act = fill(&mut o, &mut acct, &mut pos, &a_fill("4", "120")).expect("fills");
-        assert_eq!(act.amount, money("480"));
+        assert_eq!(act[0].amount, money("480"));
         assert_eq!((pos.qty, pos.held, pos.cost_basis, acct.cash), (d("6"), d("0"), money("600"), money("480")));
     }
 
