@@ -14,6 +14,7 @@ mod positions;
 mod sessions;
 mod state;
 mod users;
+mod webhooks;
 
 pub use assets::MemoryAssets;
 pub use idempotency::MemoryIdempotency;
@@ -21,3 +22,4 @@ pub use identity::MemoryNonces;
 pub use limits::MemoryRateLimiter;
 pub use sessions::MemorySessions;
 pub use state::MemoryStore;
+pub use webhooks::MemoryWebhooks;

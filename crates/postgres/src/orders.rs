@@ -1,20 +1,21 @@
-//! `OrderStore`: placing and canceling orders with their holds, atomically; reading them.
+//! `OrderStore`: placing, canceling and replacing orders with their holds, atomically;
+//! reading them.
 //!
-//! The money rules are the domain's `settlement` functions, run on rows locked inside one
-//! transaction; SQL only loads, locks and writes back.
+//! The money rules are the domain's `booking` functions, run on rows locked inside one
+//! transaction; SQL only loads, locks and writes back (see `crate::booking`).
 
-use crate::accounts::{lock_account, save_balances};
+use crate::booking::{self as write_booking, lock_book, lock_order, stored_order};
 use crate::errors::{self, ORDERS_CLIENT_ORDER_ID_KEY, TxError};
 use crate::ledger::fetch_limit;
-use crate::positions::{lock_position, save_position};
-use crate::rows::{ActivityRow, OrderRow};
-use crate::schema::{activities, orders};
+use crate::request_keys::{self, Keyed};
+use crate::rows::OrderRow;
+use crate::schema::orders;
 use crate::store::PgStore;
 use async_trait::async_trait;
-use brokerage_domain::orders::settlement;
+use brokerage_domain::orders::booking;
 use brokerage_domain::orders::{
-    AfterPlace, CancelStoreError, ClientOrderId, Order, OrderFilter, OrderStatus, OrderStore, StatusFilter,
-    StoreOrderError,
+    AfterPlace, CancelStoreError, ClientOrderId, Order, OrderFilter, OrderStatus, OrderStore, ReplaceStoreError,
+    StatusFilter, StoreOrderError,
 };
 use brokerage_domain::{AccountId, InfraError, Money, OrderId, Page, PageRequest};
 use chrono::{DateTime, Utc};
@@ -31,6 +32,10 @@ fn load_one(row: Option<OrderRow>) -> Result<Option<Order>, InfraError> {
     row.map(OrderRow::into_domain).transpose()
 }
 
+fn duplicate_client_id(e: &diesel::result::Error) -> bool {
+    errors::is_unique_violation(e, ORDERS_CLIENT_ORDER_ID_KEY)
+}
+
 #[async_trait]
 impl OrderStore for PgStore {
     #[tracing::instrument(
@@ -42,50 +47,25 @@ impl OrderStore for PgStore {
         conn.transaction(async |c| -> Result<Order, TxError<StoreOrderError>> {
             // Locking the account row serialises every order and cash movement of the account,
             // so concurrent orders never spend the same buying power twice.
-            let mut account =
-                lock_account(c, order.account_id).await?.ok_or(TxError::Port(StoreOrderError::AccountNotFound))?;
-            let mut position = lock_position(c, order.account_id, &order.symbol).await?;
-            let (account_before, position_before) = (account.clone(), position.clone());
-
-            let mut order = order.clone();
-            settlement::reserve(&mut order, &mut account, &mut position, hold).map_err(TxError::port)?;
-            let activity = match after {
-                AfterPlace::Fill(fill) => {
-                    Some(settlement::fill(&mut order, &mut account, &mut position, fill).map_err(TxError::port)?)
-                }
-                AfterPlace::Cancel(at) => {
-                    settlement::release(&mut order, &mut account, &mut position, OrderStatus::Canceled, *at)
-                        .map_err(TxError::port)?;
-                    None
-                }
-                AfterPlace::Rest => None,
-            };
-
-            // Settlement ran in memory on the locked rows, so the order is inserted once, in
-            // its final state; the fill activity, which references it, follows. RETURNING
-            // hands back the order as stored (timestamps at Postgres' microsecond precision).
-            let stored = diesel::insert_into(orders::table)
-                .values(OrderRow::from(&order))
-                .returning(OrderRow::as_returning())
-                .get_result(c)
-                .await?;
-            if let Some(activity) = &activity {
-                diesel::insert_into(activities::table).values(ActivityRow::from(activity)).execute(c).await?;
+            let (account, position) = lock_book(c, order.account_id, &order.symbol).await?;
+            let account = account.ok_or(TxError::Port(StoreOrderError::AccountNotFound))?;
+            if let Some(key) = &order.request_key
+                && let Some(Keyed::Order(id)) = request_keys::find(c, order.account_id, key).await?
+            {
+                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(c).await?;
+                let first = first.into_domain().map_err(TxError::port)?;
+                return Err(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first))));
             }
-            if account != account_before {
-                save_balances(c, &account).await?;
+            let booking = booking::place(order.clone(), account, position, hold, after).map_err(TxError::port)?;
+            let stored = write_booking::write(c, &booking).await?;
+            if let Some(key) = &order.request_key {
+                request_keys::record(c, order.account_id, key, Keyed::Order(order.id), order.submitted_at).await?;
             }
-            if position != position_before {
-                save_position(c, &position, order.updated_at).await?;
-            }
-            stored.into_domain().map_err(TxError::port)
+            stored_order(stored, order.id)
         })
         .await
         .map_err(|e| {
-            e.resolve("place order", |e| {
-                errors::is_unique_violation(e, ORDERS_CLIENT_ORDER_ID_KEY)
-                    .then_some(StoreOrderError::DuplicateClientOrderId)
-            })
+            e.resolve("place order", |e| duplicate_client_id(e).then_some(StoreOrderError::DuplicateClientOrderId))
         })
     }
 
@@ -94,39 +74,44 @@ impl OrderStore for PgStore {
         let mut conn = self.conn().await?;
         conn.transaction(async |c| -> Result<Order, TxError<CancelStoreError>> {
             let not_found = || TxError::Port(CancelStoreError::NotFound);
-            // Locks are taken account → order → position, the same order as `place`, so two
-            // transactions of one account can never wait on each other in a cycle.
-            let mut acct = lock_account(c, account).await?.ok_or_else(not_found)?;
-            let row = orders::table
-                .filter(orders::id.eq(Uuid::from(id)))
-                .filter(orders::account_id.eq(Uuid::from(account)))
-                .select(OrderRow::as_select())
-                .for_update()
-                .first(c)
-                .await
-                .optional()?;
-            let mut order = load_one(row).map_err(TxError::port)?.ok_or_else(not_found)?;
-            let mut position = lock_position(c, account, &order.symbol).await?;
-            let (account_before, position_before) = (acct.clone(), position.clone());
-
-            settlement::release(&mut order, &mut acct, &mut position, OrderStatus::Canceled, at)
-                .map_err(TxError::port)?;
-
-            let stored = diesel::update(orders::table.find(Uuid::from(id)))
-                .set(&OrderRow::from(&order))
-                .returning(OrderRow::as_returning())
-                .get_result(c)
-                .await?;
-            if acct != account_before {
-                save_balances(c, &acct).await?;
-            }
-            if position != position_before {
-                save_position(c, &position, at).await?;
-            }
-            stored.into_domain().map_err(TxError::port)
+            // Lock order: the order, then its account, then its position (as the engine).
+            let order = lock_order(c, id, account).await?.ok_or_else(not_found)?;
+            let (acct, position) = lock_book(c, account, &order.symbol).await?;
+            let acct = acct.ok_or_else(not_found)?;
+            let booking = booking::cancel(order, acct, position, at).map_err(TxError::port)?;
+            let stored = write_booking::write(c, &booking).await?;
+            stored_order(stored, id)
         })
         .await
         .map_err(|e| e.resolve("cancel order", |_| None))
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(db.system = "postgresql", db.operation = "replace_order", account.id = %account, order.id = %old, order.new_id = %new.id)
+    )]
+    async fn replace(
+        &self,
+        account: AccountId,
+        old: OrderId,
+        new: &Order,
+        hold: Money,
+        after: &AfterPlace,
+    ) -> Result<Order, ReplaceStoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction(async |c| -> Result<Order, TxError<ReplaceStoreError>> {
+            let not_found = || TxError::Port(ReplaceStoreError::NotFound);
+            let old = lock_order(c, old, account).await?.ok_or_else(not_found)?;
+            let (acct, position) = lock_book(c, account, &old.symbol).await?;
+            let acct = acct.ok_or_else(not_found)?;
+            let booking = booking::replace(old, new.clone(), acct, position, hold, after).map_err(TxError::port)?;
+            let stored = write_booking::write(c, &booking).await?;
+            stored_order(stored, new.id)
+        })
+        .await
+        .map_err(|e| {
+            e.resolve("replace order", |e| duplicate_client_id(e).then_some(ReplaceStoreError::DuplicateClientOrderId))
+        })
     }
 
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "get_order", order.id = %id))]

@@ -1,6 +1,6 @@
 //! `PositionStore`: shares held per symbol.
 
-use crate::errors::{self, TxError};
+use crate::errors;
 use crate::ledger::fetch_limit;
 use crate::rows::PositionRow;
 use crate::schema::positions;
@@ -9,56 +9,9 @@ use async_trait::async_trait;
 use brokerage_domain::market::Symbol;
 use brokerage_domain::positions::{Position, PositionStore};
 use brokerage_domain::{AccountId, InfraError, Page, PageRequest};
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
-
-/// Loads the position and locks its row until the transaction ends; a symbol the account does
-/// not hold is the empty position (there is no row to lock: the account lock, always taken
-/// first, already excludes concurrent changes).
-pub(crate) async fn lock_position<E>(
-    c: &mut AsyncPgConnection,
-    account: AccountId,
-    symbol: &Symbol,
-) -> Result<Position, TxError<E>>
-where
-    E: From<InfraError>,
-{
-    let row = positions::table
-        .find((Uuid::from(account), symbol.as_str()))
-        .select(PositionRow::as_select())
-        .for_update()
-        .first(c)
-        .await
-        .optional()?;
-    match row {
-        Some(row) => row.into_domain().map_err(TxError::port),
-        None => Ok(Position::empty(account, symbol.clone())),
-    }
-}
-
-/// Writes a position back: upserted while shares remain, deleted at zero.
-pub(crate) async fn save_position(c: &mut AsyncPgConnection, p: &Position, at: DateTime<Utc>) -> QueryResult<()> {
-    if p.qty.is_zero() {
-        diesel::delete(positions::table.find((Uuid::from(p.account_id), p.symbol.as_str()))).execute(c).await?;
-    } else {
-        diesel::insert_into(positions::table)
-            .values(PositionRow::new(p, at))
-            .on_conflict((positions::account_id, positions::symbol))
-            .do_update()
-            .set((
-                positions::qty.eq(excluded(positions::qty)),
-                positions::held.eq(excluded(positions::held)),
-                positions::cost_basis.eq(excluded(positions::cost_basis)),
-                positions::updated_at.eq(excluded(positions::updated_at)),
-            ))
-            .execute(c)
-            .await?;
-    }
-    Ok(())
-}
 
 fn into_domain(rows: Vec<PositionRow>) -> Result<Vec<Position>, InfraError> {
     rows.into_iter().map(PositionRow::into_domain).collect()

@@ -6,11 +6,16 @@
 //! Decimals are normalised on the way in, so `NUMERIC(28,9)` padding (`10.000000000`) does
 //! not leak into what clients see.
 
-use crate::schema::{accounts, activities, orders, positions, users};
+use crate::schema::{
+    accounts, activities, fills, funding_events, journal_postings, orders, positions, trade_events, users,
+};
 use brokerage_domain::accounts::{Account, AccountStatus, Activity, ActivityKind, TradeDetails};
+use brokerage_domain::ledger::Posting;
 use brokerage_domain::market::Symbol;
-use brokerage_domain::orders::{ClientOrderId, Order, OrderStatus, OrderType, Side, TimeInForce};
-use brokerage_domain::positions::Position;
+use brokerage_domain::orders::{
+    ClientOrderId, EventKind, Execution, FillDetails, Order, OrderStatus, OrderType, Side, TimeInForce, TradeEvent,
+};
+use brokerage_domain::positions::{Lot, Position};
 use brokerage_domain::users::{Email, Role, User, UserStatus};
 use brokerage_domain::{AccountId, ActivityId, Amount, InfraError, Money, OrderId, Price, Quantity, UserId};
 use chrono::{DateTime, Utc};
@@ -105,6 +110,7 @@ pub(crate) struct AccountRow {
     pub held: Decimal,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    pub event_seq: i64,
 }
 
 impl AccountRow {
@@ -121,6 +127,7 @@ impl AccountRow {
             held: ctx.check("held", Money::new(self.held))?,
             status: ctx.parse("status", &self.status, AccountStatus::parse)?,
             created_at: self.created_at,
+            event_seq: ctx.check("event_seq", u64::try_from(self.event_seq))?,
         })
     }
 }
@@ -135,6 +142,7 @@ impl From<&Account> for AccountRow {
             held: a.held.get(),
             status: a.status.as_str().to_owned(),
             created_at: a.created_at,
+            event_seq: db_seq(a.event_seq),
         }
     }
 }
@@ -168,6 +176,9 @@ pub(crate) struct OrderRow {
     pub expired_at: Option<DateTime<Utc>>,
     pub replaced_by: Option<Uuid>,
     pub replaces: Option<Uuid>,
+    pub hwm: Option<Decimal>,
+    pub triggered_at: Option<DateTime<Utc>>,
+    pub fill_seq: i32,
 }
 
 impl OrderRow {
@@ -203,6 +214,11 @@ impl OrderRow {
             expired_at: self.expired_at,
             replaced_by: self.replaced_by.map(OrderId::from_uuid),
             replaces: self.replaces.map(OrderId::from_uuid),
+            hwm: ctx.opt("hwm", self.hwm, Price::new)?,
+            triggered_at: self.triggered_at,
+            fill_seq: ctx.check("fill_seq", u32::try_from(self.fill_seq))?,
+            // Kept in `request_keys`, not on the order.
+            request_key: None,
         })
     }
 }
@@ -234,6 +250,9 @@ impl From<&Order> for OrderRow {
             expired_at: o.expired_at,
             replaced_by: o.replaced_by.map(Uuid::from),
             replaces: o.replaces.map(Uuid::from),
+            hwm: o.hwm.map(|p| p.get()),
+            triggered_at: o.triggered_at,
+            fill_seq: db_fill_seq(o.fill_seq),
         }
     }
 }
@@ -249,17 +268,29 @@ pub(crate) struct PositionRow {
     pub held: Decimal,
     pub cost_basis: Decimal,
     pub updated_at: DateTime<Utc>,
+    pub lot_qty: Vec<Decimal>,
+    pub lot_cost: Vec<Decimal>,
 }
 
 impl PositionRow {
     pub fn into_domain(self) -> Result<Position, InfraError> {
         let ctx = Ctx::new("positions", format_args!("({}, {})", self.account_id, self.symbol));
+        if self.lot_qty.len() != self.lot_cost.len() {
+            return Err(ctx.err("lots", "lot_qty and lot_cost differ in length"));
+        }
+        let lots = self
+            .lot_qty
+            .iter()
+            .zip(&self.lot_cost)
+            .map(|(qty, cost)| Ok(Lot { qty: qty.normalize(), cost: ctx.check("lot_cost", Money::new(*cost))? }))
+            .collect::<Result<Vec<_>, InfraError>>()?;
         Ok(Position {
             account_id: AccountId::from_uuid(self.account_id),
             symbol: ctx.check("symbol", Symbol::parse(&self.symbol))?,
             qty: self.qty.normalize(),
             held: self.held.normalize(),
             cost_basis: ctx.check("cost_basis", Money::new(self.cost_basis))?,
+            lots,
         })
     }
 
@@ -271,6 +302,8 @@ impl PositionRow {
             held: p.held,
             cost_basis: p.cost_basis.get(),
             updated_at,
+            lot_qty: p.lots.iter().map(|l| l.qty).collect(),
+            lot_cost: p.lots.iter().map(|l| l.cost.get()).collect(),
         }
     }
 }
@@ -290,6 +323,7 @@ pub(crate) struct ActivityRow {
     pub qty: Option<Decimal>,
     pub price: Option<Decimal>,
     pub created_at: DateTime<Utc>,
+    pub realized_pl: Option<Decimal>,
 }
 
 impl ActivityRow {
@@ -304,6 +338,7 @@ impl ActivityRow {
                 side: ctx.parse("side", &side, Side::parse)?,
                 qty: ctx.check("qty", Quantity::new(qty))?,
                 price: ctx.check("price", Price::new(price))?,
+                realized_pl: ctx.opt("realized_pl", self.realized_pl, Money::new)?,
             }),
             _ => return Err(ctx.err("trade", "some trade columns are set and others are null")),
         };
@@ -314,6 +349,8 @@ impl ActivityRow {
             amount: ctx.check("amount", Money::new(self.amount))?,
             trade,
             created_at: self.created_at,
+            // Kept in `request_keys`, not on the activity.
+            request_key: None,
         })
     }
 }
@@ -332,8 +369,185 @@ impl From<&Activity> for ActivityRow {
             qty: trade.map(|t| t.qty.get()),
             price: trade.map(|t| t.price.get()),
             created_at: a.created_at,
+            realized_pl: trade.and_then(|t| t.realized_pl).map(|m| m.get()),
         }
     }
+}
+
+/// A cursor as stored (`bigint`); cursors count events, so they never reach `i64::MAX`.
+pub(crate) fn db_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// A fill counter as stored (`integer`); every fill moves a positive quantity of a bounded
+/// order, so the counter never comes near `i32::MAX` (the CHECKs and the audit would notice).
+fn db_fill_seq(seq: u32) -> i32 {
+    i32::try_from(seq).unwrap_or(i32::MAX)
+}
+
+// ---------------------------------------------------------------------------------- fills
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = fills)]
+pub(crate) struct FillRow {
+    pub order_id: Uuid,
+    pub seq: i32,
+    pub account_id: Uuid,
+    pub qty: Decimal,
+    pub price: Decimal,
+    pub activity_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl FillRow {
+    pub fn new(e: &Execution, account: AccountId) -> Self {
+        Self {
+            order_id: e.order_id.into(),
+            seq: db_fill_seq(e.seq),
+            account_id: account.into(),
+            qty: e.qty.get(),
+            price: e.price.get(),
+            activity_id: e.activity_id.into(),
+            created_at: e.at,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------ journal postings
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = journal_postings)]
+pub(crate) struct PostingRow {
+    pub activity_id: Uuid,
+    pub leg: i16,
+    pub book: &'static str,
+    pub account_id: Option<Uuid>,
+    pub asset: String,
+    pub amount: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+impl PostingRow {
+    /// The journal entry of `activity`, legs numbered from 1 in `ledger::postings` order.
+    pub fn entry(activity: &Activity) -> impl Iterator<Item = PostingRow> + '_ {
+        brokerage_domain::ledger::postings(activity).into_iter().zip(1_i16..).map(|(p, leg): (Posting, i16)| {
+            PostingRow {
+                activity_id: activity.id.into(),
+                leg,
+                book: p.account.book(),
+                account_id: p.account.customer().map(Uuid::from),
+                asset: p.asset.code().to_owned(),
+                amount: p.amount,
+                created_at: activity.created_at,
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------- trade events
+
+/// An event as stored: the order's changing state as it stood after the change; its fixed
+/// fields are read back from `orders`.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = trade_events, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct TradeEventRow {
+    pub account_id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub order_id: Uuid,
+    pub status: String,
+    pub filled_qty: Decimal,
+    pub filled_avg_price: Option<Decimal>,
+    pub held_cash: Decimal,
+    pub stop_price: Option<Decimal>,
+    pub hwm: Option<Decimal>,
+    pub triggered_at: Option<DateTime<Utc>>,
+    pub fill_seq: i32,
+    pub filled_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub expired_at: Option<DateTime<Utc>>,
+    pub replaced_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+    pub fill_qty: Option<Decimal>,
+    pub fill_price: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&TradeEvent> for TradeEventRow {
+    fn from(e: &TradeEvent) -> Self {
+        let o = &e.order;
+        Self {
+            account_id: e.account_id.into(),
+            seq: db_seq(e.seq),
+            kind: e.kind.as_str().to_owned(),
+            order_id: o.id.into(),
+            status: o.status.as_str().to_owned(),
+            filled_qty: o.filled_qty,
+            filled_avg_price: o.filled_avg_price,
+            held_cash: o.held_cash.get(),
+            stop_price: o.stop_price.map(|p| p.get()),
+            hwm: o.hwm.map(|p| p.get()),
+            triggered_at: o.triggered_at,
+            fill_seq: db_fill_seq(o.fill_seq),
+            filled_at: o.filled_at,
+            canceled_at: o.canceled_at,
+            expired_at: o.expired_at,
+            replaced_by: o.replaced_by.map(Uuid::from),
+            updated_at: o.updated_at,
+            fill_qty: e.fill.map(|f| f.qty.get()),
+            fill_price: e.fill.map(|f| f.price.get()),
+            created_at: e.at,
+        }
+    }
+}
+
+impl TradeEventRow {
+    /// The event, its order rebuilt from the order's row (`order`) and this snapshot.
+    pub fn into_domain(self, order: OrderRow) -> Result<TradeEvent, InfraError> {
+        let ctx = Ctx::new("trade_events", format_args!("({}, {})", self.account_id, self.seq));
+        let mut o = order.into_domain()?;
+        o.status = ctx.parse("status", &self.status, OrderStatus::parse)?;
+        o.filled_qty = self.filled_qty.normalize();
+        o.filled_avg_price = self.filled_avg_price.map(|p| p.normalize());
+        o.held_cash = ctx.check("held_cash", Money::new(self.held_cash))?;
+        o.stop_price = ctx.opt("stop_price", self.stop_price, Price::new)?;
+        o.hwm = ctx.opt("hwm", self.hwm, Price::new)?;
+        o.triggered_at = self.triggered_at;
+        o.fill_seq = ctx.check("fill_seq", u32::try_from(self.fill_seq))?;
+        o.filled_at = self.filled_at;
+        o.canceled_at = self.canceled_at;
+        o.expired_at = self.expired_at;
+        o.replaced_by = self.replaced_by.map(OrderId::from_uuid);
+        o.updated_at = self.updated_at;
+        let fill = match (self.fill_qty, self.fill_price) {
+            (None, None) => None,
+            (Some(qty), Some(price)) => Some(FillDetails {
+                qty: ctx.check("fill_qty", Quantity::new(qty))?,
+                price: ctx.check("fill_price", Price::new(price))?,
+            }),
+            _ => return Err(ctx.err("fill", "fill_qty and fill_price must both be set or both null")),
+        };
+        Ok(TradeEvent {
+            account_id: AccountId::from_uuid(self.account_id),
+            seq: ctx.check("seq", u64::try_from(self.seq))?,
+            kind: ctx.parse("kind", &self.kind, EventKind::parse)?,
+            order: o,
+            fill,
+            at: self.created_at,
+        })
+    }
+}
+
+// -------------------------------------------------------------------------- funding events
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = funding_events)]
+pub(crate) struct FundingEventRow<'a> {
+    pub event_id: &'a str,
+    pub account_id: Uuid,
+    pub activity_id: Uuid,
+    pub amount: Decimal,
+    pub created_at: DateTime<Utc>,
 }
 
 #[cfg(test)]
@@ -352,6 +566,7 @@ mod tests {
             qty: Some(Decimal::new(10_000_000_000, 9)),
             price: Some(Decimal::new(100_1000, 4)),
             created_at: Utc::now(),
+            realized_pl: None,
         }
     }
 

@@ -23,6 +23,7 @@ diesel::table! {
         held -> Numeric,
         status -> Text,
         created_at -> Timestamptz,
+        event_seq -> Int8,
     }
 }
 
@@ -52,6 +53,9 @@ diesel::table! {
         expired_at -> Nullable<Timestamptz>,
         replaced_by -> Nullable<Uuid>,
         replaces -> Nullable<Uuid>,
+        hwm -> Nullable<Numeric>,
+        triggered_at -> Nullable<Timestamptz>,
+        fill_seq -> Int4,
     }
 }
 
@@ -63,6 +67,8 @@ diesel::table! {
         held -> Numeric,
         cost_basis -> Numeric,
         updated_at -> Timestamptz,
+        lot_qty -> Array<Numeric>,
+        lot_cost -> Array<Numeric>,
     }
 }
 
@@ -78,6 +84,66 @@ diesel::table! {
         qty -> Nullable<Numeric>,
         price -> Nullable<Numeric>,
         created_at -> Timestamptz,
+        realized_pl -> Nullable<Numeric>,
+    }
+}
+
+diesel::table! {
+    fills (order_id, seq) {
+        order_id -> Uuid,
+        seq -> Int4,
+        account_id -> Uuid,
+        qty -> Numeric,
+        price -> Numeric,
+        activity_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_postings (activity_id, leg) {
+        activity_id -> Uuid,
+        leg -> Int2,
+        book -> Text,
+        account_id -> Nullable<Uuid>,
+        asset -> Text,
+        amount -> Numeric,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    trade_events (account_id, seq) {
+        account_id -> Uuid,
+        seq -> Int8,
+        kind -> Text,
+        order_id -> Uuid,
+        status -> Text,
+        filled_qty -> Numeric,
+        filled_avg_price -> Nullable<Numeric>,
+        held_cash -> Numeric,
+        stop_price -> Nullable<Numeric>,
+        hwm -> Nullable<Numeric>,
+        triggered_at -> Nullable<Timestamptz>,
+        fill_seq -> Int4,
+        filled_at -> Nullable<Timestamptz>,
+        canceled_at -> Nullable<Timestamptz>,
+        expired_at -> Nullable<Timestamptz>,
+        replaced_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+        fill_qty -> Nullable<Numeric>,
+        fill_price -> Nullable<Numeric>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    funding_events (event_id) {
+        event_id -> Text,
+        account_id -> Uuid,
+        activity_id -> Uuid,
+        amount -> Numeric,
+        created_at -> Timestamptz,
     }
 }
 
@@ -87,7 +153,20 @@ diesel::joinable!(positions -> accounts (account_id));
 diesel::joinable!(activities -> accounts (account_id));
 diesel::joinable!(activities -> orders (order_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, accounts, orders, positions, activities);
+diesel::joinable!(trade_events -> orders (order_id));
+diesel::joinable!(fills -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    accounts,
+    orders,
+    positions,
+    activities,
+    fills,
+    journal_postings,
+    trade_events,
+    funding_events
+);
 
 diesel::table! {
     api_keys (id) {
@@ -100,5 +179,37 @@ diesel::table! {
         scopes -> Array<Text>,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        url -> Text,
+        events -> Array<Text>,
+        sealed_secret -> Text,
+        event_cursor -> Int8,
+        cursor_moved_at -> Timestamptz,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        endpoint_id -> Uuid,
+        event_seq -> Int8,
+        event -> Text,
+        body -> Text,
+        attempt -> Int4,
+        status -> Text,
+        response_status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }

@@ -7,7 +7,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::bb8::PooledConnection;
 
 /// Postgres implementation of `UserStore`, `AccountStore`, `LedgerStore`, `PositionStore`,
-/// `OrderStore` and `HealthCheck`. Cheap to clone: clones share the pool.
+/// `OrderStore`, `ExecutionStore`, `EventStore` and `HealthCheck`. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,

@@ -1,6 +1,7 @@
-use brokerage_domain::accounts::{Account, AccountStore, Activity};
-use brokerage_domain::market::Symbol;
-use brokerage_domain::orders::{ClientOrderId, Order, OrderType, Side, TimeInForce};
+use brokerage_domain::accounts::{Account, AccountStore, Activity, LedgerStore};
+use brokerage_domain::market::{Quote, Symbol};
+use brokerage_domain::orders::settlement::Fill;
+use brokerage_domain::orders::{AfterPlace, ClientOrderId, FeeSchedule, Order, OrderType, Side, Tick, TimeInForce};
 use brokerage_domain::users::{Email, PasswordHash, Role, User, UserStatus, UserStore};
 use brokerage_domain::{AccountId, ActivityId, Amount, Money, OrderId, Price, Quantity, UserId};
 use brokerage_postgres::test_support::TestDatabase;
@@ -85,4 +86,53 @@ pub fn limit_buy(account: AccountId, symbol: &str, qty: &str, limit: &str) -> Or
 pub fn with_client_id(mut o: Order, id: &str) -> Order {
     o.client_order_id = Some(ClientOrderId::parse(id).expect("valid client id"));
     o
+}
+
+/// What placing does right after storing: fill `qty` at `price` with a `fee`.
+pub fn fill_now(qty: &str, price: &str, fee: &str) -> AfterPlace {
+    AfterPlace::Fill(Fill {
+        activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+        fee_activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+        qty: Quantity::new(d(qty)).expect("valid"),
+        price: Price::new(d(price)).expect("valid"),
+        fee: money(fee),
+        at: Utc::now(),
+    })
+}
+
+pub fn quote(symbol: &str, bid: &str, ask: &str) -> Quote {
+    Quote {
+        symbol: Symbol::parse(symbol).expect("valid symbol"),
+        price: Price::new(d(bid)).expect("valid"),
+        bid: Price::new(d(bid)).expect("valid"),
+        ask: Price::new(d(ask)).expect("valid"),
+        as_of: Utc::now(),
+        source: "test",
+        stale: false,
+        max_age: None,
+    }
+}
+
+/// An engine step on `quote` with fresh activity ids.
+pub fn tick(quote: Option<Quote>, fees: FeeSchedule) -> Tick {
+    Tick {
+        quote,
+        at: Utc::now(),
+        expire: false,
+        fees,
+        activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+        fee_activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+    }
+}
+
+/// The audit of the whole test database finds nothing.
+pub async fn assert_sound(store: &PgStore) {
+    let problems = store.audit().await.expect("audit runs");
+    assert!(problems.is_empty(), "the book is unsound: {problems:#?}");
+}
+
+/// The number `sql` counts (`SELECT count(*)::text AS value …`).
+pub async fn count(db: &TestDatabase, sql: &str) -> i64 {
+    let rows = db.texts(sql).await.expect("query runs");
+    rows.first().and_then(|v| v.as_deref()).expect("one value").parse().expect("a number")
 }

@@ -1,4 +1,4 @@
-use crate::common::{customer, deposit, env, limit_buy, money};
+use crate::common::{assert_sound, customer, deposit, env, limit_buy, money};
 use brokerage_domain::accounts::AccountStore;
 use brokerage_domain::orders::settlement::SettlementError;
 use brokerage_domain::orders::{AfterPlace, OrderFilter, OrderStore, StatusFilter, StoreOrderError};
@@ -47,4 +47,5 @@ async fn concurrent_buys_never_spend_the_same_cash_twice() {
     let held: Money = orders.iter().try_fold(Money::ZERO, |sum, o| sum.checked_add(o.held_cash)).expect("in range");
     assert!(held <= money("10000"));
     assert_eq!(held, stored.held);
+    assert_sound(&env.store).await;
 }

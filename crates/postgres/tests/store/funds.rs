@@ -1,4 +1,4 @@
-use crate::common::{customer, d, deposit, env, money};
+use crate::common::{assert_sound, customer, d, deposit, env, money};
 use brokerage_domain::accounts::{
     AccountStore, Activity, ActivityFilter, ActivityKind, CashError, LedgerStore, MoveCashError,
 };
@@ -33,6 +33,7 @@ async fn deposits_and_withdrawals_move_cash_and_a_refused_withdrawal_changes_not
     let all = env.store.activities(account.id, &ActivityFilter::default(), &PageRequest::first(10).unwrap()).await;
     let kinds: Vec<_> = all.expect("read").items.iter().map(|a| (a.kind, a.amount)).collect();
     assert_eq!(kinds, vec![(ActivityKind::Withdrawal, money("-30")), (ActivityKind::Deposit, money("100.25"))]);
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -41,6 +42,7 @@ async fn moving_cash_of_an_unknown_account_is_not_found() {
     let ghost = AccountId::from_uuid(Uuid::now_v7());
     let err = env.store.move_cash(&withdrawal(ghost, "1")).await;
     assert!(matches!(err, Err(MoveCashError::NotFound)), "{err:?}");
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -74,4 +76,5 @@ async fn activities_page_newest_first_and_filter_by_kind() {
         .expect("read");
     assert_eq!(deposits.items.len(), 3);
     assert!(deposits.items.iter().all(|a| a.kind == ActivityKind::Deposit));
+    assert_sound(&env.store).await;
 }

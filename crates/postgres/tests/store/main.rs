@@ -4,10 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod assets;
+mod audit;
 mod common;
 mod concurrency;
+mod engine;
+mod events;
+mod funding;
 mod funds;
 mod orders;
 mod pool;
+mod replace;
+mod request_keys;
 mod schema;
 mod users;

@@ -1,4 +1,4 @@
-use crate::common::{customer, d, deposit, env, limit_buy, money, order, with_client_id};
+use crate::common::{assert_sound, customer, d, deposit, env, limit_buy, money, order, with_client_id};
 use brokerage_domain::accounts::{AccountStore, ActivityFilter, ActivityKind, LedgerStore};
 use brokerage_domain::market::Symbol;
 use brokerage_domain::orders::settlement::{Fill, SettlementError};
@@ -15,6 +15,8 @@ use uuid::Uuid;
 fn fill(qty: &str, price: &str) -> AfterPlace {
     AfterPlace::Fill(Fill {
         activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+        fee_activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+        fee: Money::ZERO,
         qty: Quantity::new(d(qty)).expect("valid"),
         price: Price::new(d(price)).expect("valid"),
         at: Utc::now(),
@@ -63,6 +65,7 @@ async fn a_resting_limit_buy_holds_cash_and_cancel_returns_it_exactly() {
     );
     let unknown = env.store.cancel(account, OrderId::from_uuid(Uuid::now_v7()), Utc::now()).await;
     assert!(matches!(unknown, Err(CancelStoreError::NotFound)), "{unknown:?}");
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -93,6 +96,7 @@ async fn a_reused_client_order_id_is_refused_and_nothing_of_it_is_stored() {
         .place(&with_client_id(limit_buy(other, "AAPL", "1", "100"), "my-1"), money("100"), &AfterPlace::Rest)
         .await
         .expect("another account's namespace");
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -140,6 +144,7 @@ async fn a_market_buy_fills_into_a_position_and_a_full_sell_closes_it() {
         PositionStore::get(&env.store, account, &aapl).await.expect("read").is_none(),
         "a position at zero is deleted"
     );
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -172,6 +177,7 @@ async fn a_resting_sell_holds_shares_until_canceled_and_an_ioc_cancel_holds_noth
     let canceled = env.store.place(&ioc, Money::ZERO, &AfterPlace::Cancel(Utc::now())).await.expect("stored");
     assert_eq!(canceled.status, OrderStatus::Canceled);
     assert_eq!(balances(&env.store, account).await, (money("600"), money("0")));
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -180,6 +186,7 @@ async fn an_unknown_account_cannot_place() {
     let ghost = AccountId::from_uuid(Uuid::now_v7());
     let err = env.store.place(&limit_buy(ghost, "AAPL", "1", "1"), money("1"), &AfterPlace::Rest).await;
     assert!(matches!(err, Err(StoreOrderError::AccountNotFound)), "{err:?}");
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -217,6 +224,7 @@ async fn orders_list_newest_first_by_page_and_filter() {
 
     let everyone = OrderStore::list(&env.store, None, &all(), &PageRequest::first(10).unwrap()).await.expect("read");
     assert_eq!(everyone.items.len(), 4);
+    assert_sound(&env.store).await;
 }
 
 #[tokio::test]
@@ -239,4 +247,5 @@ async fn positions_page_by_symbol() {
         .expect("read");
     assert_eq!((symbols(&rest.items), rest.next_cursor), (vec!["MSFT".to_owned()], None));
     assert_eq!(symbols(&env.store.all(account).await.expect("read")), vec!["AAPL", "BRK.B", "MSFT"]);
+    assert_sound(&env.store).await;
 }

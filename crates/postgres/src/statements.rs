@@ -1,0 +1,363 @@
+//! Hand-written statements for the write path, built to be *prepared once per connection*.
+//!
+//! diesel marks every `UPDATE`, every `ON CONFLICT … DO UPDATE`, every multi-row `INSERT` and
+//! every insert of an optional value as unsafe to cache, and diesel-async prepares such
+//! statements anew on each use, one at a time (its statement cache is locked while it
+//! prepares): a booking of six statements would cost six extra round trips. The statements
+//! here have fixed SQL and a static query id, so they are prepared on first use and then
+//! only bound and executed; multi-row inserts take one array per column and `unnest` them,
+//! so any number of rows is still one fixed statement.
+
+use crate::rows::{ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow};
+use crate::schema::orders;
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{AsQuery, AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{QueryResult, expression::Expression, expression::ValidGrouping};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// A statement `head` + its binds separated by commas + `tail`, with a static query id.
+macro_rules! statement {
+    ($(#[$meta:meta])* $name:ident { $($field:ident: $rust:ty => $st:ty),+ $(,)? } $head:literal, $tail:literal) => {
+        $(#[$meta])*
+        pub(crate) struct $name {
+            $(pub $field: $rust),+
+        }
+
+        impl QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl QueryFragment<Pg> for $name {
+            #[allow(unused_assignments)]
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                out.push_sql($head);
+                let mut separator = "";
+                $(
+                    out.push_sql(separator);
+                    separator = ", ";
+                    out.push_bind_param::<$st, $rust>(&self.$field)?;
+                )+
+                out.push_sql($tail);
+                Ok(())
+            }
+        }
+    };
+}
+
+/// One column of `rows` as a vector.
+macro_rules! column {
+    ($rows:expr, $field:ident) => {
+        $rows.iter().map(|r| r.$field.clone()).collect()
+    };
+}
+
+statement! {
+    /// Saves an account's balances and event cursor.
+    UpdateAccount {
+        id: Uuid => SqlUuid,
+        cash: Decimal => Numeric,
+        held: Decimal => Numeric,
+        event_seq: i64 => Int8,
+    }
+    "UPDATE accounts AS a SET cash = v.cash, held = v.held, event_seq = v.event_seq FROM (VALUES (",
+    ")) AS v (id, cash, held, event_seq) WHERE a.id = v.id"
+}
+
+statement! {
+    /// Inserts or updates a position with its lots.
+    UpsertPosition {
+        account_id: Uuid => SqlUuid,
+        symbol: String => Text,
+        qty: Decimal => Numeric,
+        held: Decimal => Numeric,
+        cost_basis: Decimal => Numeric,
+        updated_at: DateTime<Utc> => Timestamptz,
+        lot_qty: Vec<Decimal> => Array<Numeric>,
+        lot_cost: Vec<Decimal> => Array<Numeric>,
+    }
+    "INSERT INTO positions (account_id, symbol, qty, held, cost_basis, updated_at, lot_qty, lot_cost) VALUES (",
+    ") ON CONFLICT (account_id, symbol) DO UPDATE SET qty = EXCLUDED.qty, held = EXCLUDED.held, \
+     cost_basis = EXCLUDED.cost_basis, updated_at = EXCLUDED.updated_at, lot_qty = EXCLUDED.lot_qty, \
+     lot_cost = EXCLUDED.lot_cost"
+}
+
+impl From<PositionRow> for UpsertPosition {
+    fn from(p: PositionRow) -> Self {
+        Self {
+            account_id: p.account_id,
+            symbol: p.symbol,
+            qty: p.qty,
+            held: p.held,
+            cost_basis: p.cost_basis,
+            updated_at: p.updated_at,
+            lot_qty: p.lot_qty,
+            lot_cost: p.lot_cost,
+        }
+    }
+}
+
+statement! {
+    /// Inserts activities.
+    InsertActivities {
+        id: Vec<Uuid> => Array<SqlUuid>,
+        account_id: Vec<Uuid> => Array<SqlUuid>,
+        kind: Vec<String> => Array<Text>,
+        amount: Vec<Decimal> => Array<Numeric>,
+        order_id: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
+        symbol: Vec<Option<String>> => Array<Nullable<Text>>,
+        side: Vec<Option<String>> => Array<Nullable<Text>>,
+        qty: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+        realized_pl: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+    }
+    "INSERT INTO activities (id, account_id, kind, amount, order_id, symbol, side, qty, price, created_at, \
+     realized_pl) SELECT * FROM unnest(",
+    ")"
+}
+
+impl From<&[ActivityRow]> for InsertActivities {
+    fn from(rows: &[ActivityRow]) -> Self {
+        Self {
+            id: column!(rows, id),
+            account_id: column!(rows, account_id),
+            kind: column!(rows, kind),
+            amount: column!(rows, amount),
+            order_id: column!(rows, order_id),
+            symbol: column!(rows, symbol),
+            side: column!(rows, side),
+            qty: column!(rows, qty),
+            price: column!(rows, price),
+            created_at: column!(rows, created_at),
+            realized_pl: column!(rows, realized_pl),
+        }
+    }
+}
+
+statement! {
+    /// Inserts journal postings.
+    InsertPostings {
+        activity_id: Vec<Uuid> => Array<SqlUuid>,
+        leg: Vec<i16> => Array<Int2>,
+        book: Vec<&'static str> => Array<Text>,
+        account_id: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
+        asset: Vec<String> => Array<Text>,
+        amount: Vec<Decimal> => Array<Numeric>,
+        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    }
+    "INSERT INTO journal_postings (activity_id, leg, book, account_id, asset, amount, created_at) \
+     SELECT * FROM unnest(",
+    ")"
+}
+
+impl From<&[PostingRow]> for InsertPostings {
+    fn from(rows: &[PostingRow]) -> Self {
+        Self {
+            activity_id: column!(rows, activity_id),
+            leg: column!(rows, leg),
+            book: column!(rows, book),
+            account_id: column!(rows, account_id),
+            asset: column!(rows, asset),
+            amount: column!(rows, amount),
+            created_at: column!(rows, created_at),
+        }
+    }
+}
+
+statement! {
+    /// Inserts fills.
+    InsertFills {
+        order_id: Vec<Uuid> => Array<SqlUuid>,
+        seq: Vec<i32> => Array<Int4>,
+        account_id: Vec<Uuid> => Array<SqlUuid>,
+        qty: Vec<Decimal> => Array<Numeric>,
+        price: Vec<Decimal> => Array<Numeric>,
+        activity_id: Vec<Uuid> => Array<SqlUuid>,
+        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    }
+    "INSERT INTO fills (order_id, seq, account_id, qty, price, activity_id, created_at) SELECT * FROM unnest(",
+    ")"
+}
+
+impl From<&[FillRow]> for InsertFills {
+    fn from(rows: &[FillRow]) -> Self {
+        Self {
+            order_id: column!(rows, order_id),
+            seq: column!(rows, seq),
+            account_id: column!(rows, account_id),
+            qty: column!(rows, qty),
+            price: column!(rows, price),
+            activity_id: column!(rows, activity_id),
+            created_at: column!(rows, created_at),
+        }
+    }
+}
+
+statement! {
+    /// Inserts trade events.
+    InsertEvents {
+        account_id: Vec<Uuid> => Array<SqlUuid>,
+        seq: Vec<i64> => Array<Int8>,
+        kind: Vec<String> => Array<Text>,
+        order_id: Vec<Uuid> => Array<SqlUuid>,
+        status: Vec<String> => Array<Text>,
+        filled_qty: Vec<Decimal> => Array<Numeric>,
+        filled_avg_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        held_cash: Vec<Decimal> => Array<Numeric>,
+        stop_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        hwm: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        triggered_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        fill_seq: Vec<i32> => Array<Int4>,
+        filled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        canceled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        expired_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        replaced_by: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
+        updated_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+        fill_qty: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        fill_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    }
+    "INSERT INTO trade_events (account_id, seq, kind, order_id, status, filled_qty, filled_avg_price, held_cash, \
+     stop_price, hwm, triggered_at, fill_seq, filled_at, canceled_at, expired_at, replaced_by, updated_at, fill_qty, \
+     fill_price, created_at) SELECT * FROM unnest(",
+    ")"
+}
+
+impl From<&[TradeEventRow]> for InsertEvents {
+    fn from(rows: &[TradeEventRow]) -> Self {
+        Self {
+            account_id: column!(rows, account_id),
+            seq: column!(rows, seq),
+            kind: column!(rows, kind),
+            order_id: column!(rows, order_id),
+            status: column!(rows, status),
+            filled_qty: column!(rows, filled_qty),
+            filled_avg_price: column!(rows, filled_avg_price),
+            held_cash: column!(rows, held_cash),
+            stop_price: column!(rows, stop_price),
+            hwm: column!(rows, hwm),
+            triggered_at: column!(rows, triggered_at),
+            fill_seq: column!(rows, fill_seq),
+            filled_at: column!(rows, filled_at),
+            canceled_at: column!(rows, canceled_at),
+            expired_at: column!(rows, expired_at),
+            replaced_by: column!(rows, replaced_by),
+            updated_at: column!(rows, updated_at),
+            fill_qty: column!(rows, fill_qty),
+            fill_price: column!(rows, fill_price),
+            created_at: column!(rows, created_at),
+        }
+    }
+}
+
+statement! {
+    /// Inserts new orders and updates changed ones (by id), returning them as stored.
+    UpsertOrders {
+        id: Vec<Uuid> => Array<SqlUuid>,
+        account_id: Vec<Uuid> => Array<SqlUuid>,
+        client_order_id: Vec<Option<String>> => Array<Nullable<Text>>,
+        symbol: Vec<String> => Array<Text>,
+        side: Vec<String> => Array<Text>,
+        order_type: Vec<String> => Array<Text>,
+        time_in_force: Vec<String> => Array<Text>,
+        qty: Vec<Decimal> => Array<Numeric>,
+        notional: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        limit_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        stop_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        trail_percent: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        status: Vec<String> => Array<Text>,
+        filled_qty: Vec<Decimal> => Array<Numeric>,
+        filled_avg_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        held_cash: Vec<Decimal> => Array<Numeric>,
+        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+        updated_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+        submitted_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+        filled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        canceled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        expired_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        replaced_by: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
+        replaces: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
+        hwm: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+        triggered_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
+        fill_seq: Vec<i32> => Array<Int4>,
+    }
+    "INSERT INTO orders (id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, \
+     limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
+     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq) \
+     SELECT * FROM unnest(",
+    ") ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, \
+     filled_avg_price = EXCLUDED.filled_avg_price, held_cash = EXCLUDED.held_cash, stop_price = EXCLUDED.stop_price, \
+     updated_at = EXCLUDED.updated_at, filled_at = EXCLUDED.filled_at, canceled_at = EXCLUDED.canceled_at, \
+     expired_at = EXCLUDED.expired_at, replaced_by = EXCLUDED.replaced_by, hwm = EXCLUDED.hwm, \
+     triggered_at = EXCLUDED.triggered_at, fill_seq = EXCLUDED.fill_seq \
+     RETURNING id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, limit_price, \
+     stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
+     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq"
+}
+
+/// `RETURNING` lists the columns in `orders`' order, so the rows load as `OrderRow`s.
+impl Query for UpsertOrders {
+    type SqlType = <orders::table as AsQuery>::SqlType;
+}
+
+impl From<&[OrderRow]> for UpsertOrders {
+    fn from(rows: &[OrderRow]) -> Self {
+        Self {
+            id: column!(rows, id),
+            account_id: column!(rows, account_id),
+            client_order_id: column!(rows, client_order_id),
+            symbol: column!(rows, symbol),
+            side: column!(rows, side),
+            order_type: column!(rows, order_type),
+            time_in_force: column!(rows, time_in_force),
+            qty: column!(rows, qty),
+            notional: column!(rows, notional),
+            limit_price: column!(rows, limit_price),
+            stop_price: column!(rows, stop_price),
+            trail_percent: column!(rows, trail_percent),
+            status: column!(rows, status),
+            filled_qty: column!(rows, filled_qty),
+            filled_avg_price: column!(rows, filled_avg_price),
+            held_cash: column!(rows, held_cash),
+            created_at: column!(rows, created_at),
+            updated_at: column!(rows, updated_at),
+            submitted_at: column!(rows, submitted_at),
+            filled_at: column!(rows, filled_at),
+            canceled_at: column!(rows, canceled_at),
+            expired_at: column!(rows, expired_at),
+            replaced_by: column!(rows, replaced_by),
+            replaces: column!(rows, replaces),
+            hwm: column!(rows, hwm),
+            triggered_at: column!(rows, triggered_at),
+            fill_seq: column!(rows, fill_seq),
+        }
+    }
+}
+
+/// `status IN ('new', 'partially_filled')` on `orders`: the open book, spelled exactly as the
+/// predicate of the partial index `orders_open_symbol_idx` (a bound parameter could not
+/// prove that the index covers the query), and cacheable (diesel's `sql` literal is not).
+#[derive(Debug, Clone, Copy, QueryId)]
+pub(crate) struct IsOpen;
+
+impl Expression for IsOpen {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl QueryFragment<Pg> for IsOpen {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("\"orders\".\"status\" IN ('new', 'partially_filled')");
+        Ok(())
+    }
+}
+
+impl diesel::AppearsOnTable<orders::table> for IsOpen {}
+impl diesel::SelectableExpression<orders::table> for IsOpen {}
+
+impl ValidGrouping<()> for IsOpen {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
