@@ -2,6 +2,9 @@
 //! Postgres + Redis (`postgres::…` tests; `make test` provides the servers).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
+mod events;
+mod funding;
 mod hardening;
 mod idempotency;
 mod identity;
@@ -9,6 +12,8 @@ mod market_clock;
 mod market_data;
 mod rbac;
 mod scenarios;
+mod trading;
+mod webhooks;
 mod workspace;
 
 macro_rules! on_every_backend {
@@ -36,7 +41,60 @@ macro_rules! on_every_backend {
     };
 }
 
+/// Like `on_every_backend!` with settings of the group's own (`BROKERAGE__…` pairs): the tests
+/// are `<group>::memory::<scenario>` and `<group>::postgres::<scenario>`.
+macro_rules! on_every_backend_with {
+    ($group:ident, $settings:expr; $($module:ident :: $scenario:ident),+ $(,)?) => {
+        mod $group {
+            mod memory {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        let app = brokerage_e2e::TestApp::spawn_with(brokerage_e2e::Backend::Memory, $settings).await;
+                        crate::$module::$scenario(&app).await;
+                        app.stop().await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        let app = brokerage_e2e::TestApp::spawn_with(brokerage_e2e::Backend::Postgres, $settings).await;
+                        crate::$module::$scenario(&app).await;
+                        app.stop().await;
+                    }
+                )+
+            }
+        }
+    };
+}
+
+on_every_backend_with!(engine, brokerage_e2e::trading_settings();
+    trading::a_replace_moves_the_hold_to_the_new_order,
+    trading::the_engine_fills_resting_orders_once_triggered,
+    trading::cancel_all_answers_one_entry_per_open_order,
+    trading::the_portfolio_reports_realized_and_unrealized_pl,
+    trading::positions_close_whole_by_qty_or_by_percentage,
+    events::trade_updates_stream_live_and_resume_without_gap_or_duplicate,
+);
+
+on_every_backend_with!(fees, brokerage_e2e::fee_settings();
+    trading::each_fill_books_its_commission,
+    funding::a_signed_deposit_notice_credits_once,
+    funding::bad_signatures_are_refused_and_credit_nothing,
+);
+
 on_every_backend!(
+    funding::without_a_secret_the_funding_webhook_is_unavailable,
+    abuse::another_customers_ids_are_not_found_on_every_route,
+    abuse::customers_and_support_cannot_use_admin_functions,
+    abuse::extra_fields_are_refused_and_change_nothing,
+    abuse::forged_and_expired_tokens_are_refused,
+    abuse::oversized_malformed_and_mistyped_bodies_are_refused,
+    abuse::numbers_out_of_range_are_refused,
+    abuse::nul_bytes_in_strings_are_refused,
+    abuse::header_injection_is_neutralised,
     scenarios::register_login_deposit_buy_sell_and_read_the_ledger,
     scenarios::limit_order_rests_holds_cash_and_cancel_returns_it,
     scenarios::concurrent_market_buys_never_overspend_cash,
@@ -64,4 +122,5 @@ on_every_backend!(
     idempotency::keys_belong_to_one_user,
     idempotency::signed_requests_honour_the_key,
     idempotency::malformed_keys_are_refused,
+    webhooks::trade_updates_are_delivered_signed_and_retried,
 );

@@ -5,6 +5,7 @@
 
 use brokerage_app::startup::ServerHandle;
 use brokerage_app::{Application, Settings};
+use brokerage_domain::accounts::LedgerStore;
 use brokerage_domain::users::UserStore;
 use brokerage_domain::users::{Email, Role, UserChanges};
 use brokerage_postgres::test_support::TestDatabase;
@@ -25,7 +26,102 @@ pub struct TestApp {
     pub backend: Backend,
     handle: ServerHandle,
     users: std::sync::Arc<dyn UserStore>,
+    ledger: std::sync::Arc<dyn LedgerStore>,
+    shutdown: brokerage_http::events::Shutdown,
     pub db: Option<TestDatabase>,
+}
+
+/// Settings for trading scenarios: rate limits off, and the execution engine working the
+/// book every 50 ms so that triggered orders fill within a test's patience.
+pub fn trading_settings() -> Vec<(String, String)> {
+    vec![
+        ("BROKERAGE__RATE_LIMIT__ENABLED".to_owned(), "false".to_owned()),
+        ("BROKERAGE__TRADING__ENGINE_INTERVAL_MS".to_owned(), "50".to_owned()),
+    ]
+}
+
+/// The funding provider's secret the funding scenarios sign with.
+pub const WEBHOOK_SECRET: &str = "whsec-test-funding-provider-0123456789";
+
+/// [`trading_settings`] plus a commission of 1 cent a share, at least $1 a fill, and the
+/// funding webhook's secret.
+pub fn fee_settings() -> Vec<(String, String)> {
+    let mut s = trading_settings();
+    s.push(("BROKERAGE__TRADING__COMMISSION_PER_SHARE".to_owned(), "0.01".to_owned()));
+    s.push(("BROKERAGE__TRADING__COMMISSION_MINIMUM".to_owned(), "1".to_owned()));
+    s.push(("WEBHOOK_SECRET".to_owned(), WEBHOOK_SECRET.to_owned()));
+    s
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: u64,
+    pub event: String,
+    pub data: Value,
+}
+
+/// An open `GET /api/v1/events` stream, read frame by frame.
+pub struct EventStream {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    response: reqwest::Response,
+    buffer: String,
+    /// Comment lines seen (`: keep-alive`, `: connected`).
+    pub comments: usize,
+}
+
+impl EventStream {
+    /// The next event, or `None` when none comes within `within` (or the stream ended).
+    pub async fn next_event(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, None);
+                for line in block.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.parse::<u64>().ok();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(v).expect("event data is JSON"));
+                    }
+                }
+                if let (Some(id), Some(event), Some(data)) = (id, event, data) {
+                    return Some(SseEvent { id, event, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
+            match chunk {
+                Ok(Ok(Some(bytes))) => self.buffer.push_str(std::str::from_utf8(&bytes).expect("utf-8")),
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every event arriving within `within` of each other, until quiet.
+    pub async fn drain(&mut self, within: std::time::Duration) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(e) = self.next_event(within).await {
+            events.push(e);
+        }
+        events
+    }
+
+    /// Whether the server ended the stream within `within`.
+    pub async fn ended_within(&mut self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
 }
 
 /// A response, read once.
@@ -85,8 +181,10 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let users = app.user_store();
+        let ledger = app.ledger_store();
+        let shutdown = app.shutdown_signal();
         tokio::spawn(app.run_until_stopped());
-        TestApp { base, client: reqwest::Client::new(), backend, handle, users, db }
+        TestApp { base, client: reqwest::Client::new(), backend, handle, users, ledger, shutdown, db }
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
@@ -100,6 +198,10 @@ impl TestApp {
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
         let headers = resp.headers().clone();
+        // An event stream never ends by itself: its head is the answer.
+        if headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")) {
+            return Reply { status, headers, body: Value::Null };
+        }
         let bytes = resp.bytes().await.expect("body read");
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         Reply { status, headers, body }
@@ -140,6 +242,66 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
         self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// Opens `GET /api/v1/events`, resuming after `last_event_id` when given.
+    pub async fn events(&self, token: &str, last_event_id: Option<u64>) -> EventStream {
+        // Asks for compression as browsers do: the stream must still come uncompressed.
+        let mut req = self
+            .client
+            .get(format!("{}/api/v1/events", self.base))
+            .bearer_auth(token)
+            .header("Accept-Encoding", "gzip, br");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let response = req.send().await.expect("request sent");
+        let (status, headers) = (response.status(), response.headers().clone());
+        EventStream { status, headers, response, buffer: String::new(), comments: 0 }
+    }
+
+    /// `POST /api/v1/webhooks/funding` with `body` verbatim and the given `X-Signature`.
+    pub async fn funding_webhook(&self, body: &str, signature: Option<&str>) -> Reply {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/webhooks/funding", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(sig) = signature {
+            req = req.header("X-Signature", sig);
+        }
+        let resp = req.send().await.expect("request sent");
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.bytes().await.expect("body read");
+        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    /// The book's invariant violations (`LedgerStore::audit`, what `brokerage
+    /// check-invariants` runs): empty when sound.
+    pub async fn audit(&self) -> Vec<String> {
+        self.ledger.audit().await.expect("the audit runs")
+    }
+
+    /// Polls `GET path` until `done` holds for the body, for at most `within`.
+    pub async fn eventually(
+        &self,
+        path: &str,
+        token: &str,
+        within: std::time::Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Reply {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let reply = self.get(path, token).await;
+            if done(&reply.body) || tokio::time::Instant::now() >= deadline {
+                return reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Registers and logs in a new customer with a unique e-mail.
@@ -183,6 +345,8 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
+        // Open event streams end at once instead of holding the stop.
+        self.shutdown.trigger();
         self.handle.stop(true).await;
     }
 }

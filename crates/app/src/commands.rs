@@ -1,4 +1,5 @@
-//! The binary's commands: `serve` (default), `migrate`, `create-admin --email E`.
+//! The binary's commands: `serve` (default), `migrate`, `create-admin --email E`,
+//! `check-invariants`.
 
 use crate::settings::Settings;
 use crate::startup::Application;
@@ -14,11 +15,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
     let app = Application::build(settings).await?;
     let handle = app.handle();
+    let stopping = app.shutdown_signal();
     let mut server = std::pin::pin!(app.run_until_stopped());
     let served = tokio::select! {
         served = &mut server => served,
         () = shutdown_signal() => {
             tracing::info!(grace_secs = grace.as_secs(), "shutdown signal received; finishing in-flight requests");
+            // Event streams end and the execution engine stops first: an open stream would
+            // otherwise hold the stop for the whole grace period.
+            stopping.trigger();
             // actix closes the listeners at once and force-closes what is still running after
             // the grace period; the extra margin only guards against a stop that hangs.
             tokio::spawn(handle.stop(true));
@@ -85,4 +90,39 @@ pub async fn create_admin(settings: &Settings, email: &str) -> anyhow::Result<()
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     brokerage_postgres::run_migrations(url.expose_secret()).await?;
     crate::startup::create_admin(settings, email, password).await
+}
+
+/// Checks the invariants of the whole book (`LedgerStore::audit`: balanced journal entries,
+/// conservation of cash and shares, balances and positions matching their ledgers, held
+/// amounts matching open orders). Prints each violation; `Ok(false)` when there is any.
+pub async fn check_invariants(settings: &Settings) -> anyhow::Result<bool> {
+    let violations = audit(settings).await?;
+    if violations.is_empty() {
+        println!("invariants hold");
+        return Ok(true);
+    }
+    for violation in &violations {
+        println!("violation: {violation}");
+    }
+    println!("{} invariant violation(s)", violations.len());
+    Ok(false)
+}
+
+/// The audit `check-invariants` prints, against `DATABASE_URL`.
+pub async fn audit(settings: &Settings) -> anyhow::Result<Vec<String>> {
+    use brokerage_domain::accounts::LedgerStore as _;
+    let url = settings
+        .database
+        .url
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is required for `check-invariants`"))?;
+    let pool = brokerage_postgres::connect(&brokerage_postgres::PoolConfig {
+        url: url.expose_secret().to_owned(),
+        max_size: 2,
+        min_idle: None,
+        connection_timeout: Duration::from_millis(settings.database.connect_timeout_ms),
+    })
+    .await?;
+    let store = brokerage_postgres::PgStore::new(pool);
+    Ok(store.audit().await?)
 }

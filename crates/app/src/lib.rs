@@ -1,11 +1,14 @@
 //! Start-up for the `brokerage` binary: settings, telemetry, wiring of adapters, commands.
 
 pub mod commands;
+mod execution_engine;
 mod market_data;
 pub mod operations;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+mod webhook_dispatcher;
+mod webhook_sender;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -32,7 +32,12 @@ pub const BREAKER_STATE: &str = "brokerage_market_data_breaker_state";
 const BUDGET_KEY: &str = "budget:alpha_vantage";
 
 pub(crate) struct MarketData {
+    /// Quotes of listed symbols only (`unknown_symbol` otherwise): what clients ask for.
     pub(crate) quotes: Arc<dyn QuoteProvider>,
+    /// The same quotes without the asset-list check, for callers that already checked the
+    /// symbol (order placement reads the asset itself; the engine and valuations only see
+    /// symbols of stored orders and positions): one asset read per order instead of two.
+    pub(crate) unlisted: Arc<dyn QuoteProvider>,
     pub(crate) health: Vec<Arc<dyn HealthCheck>>,
     pub(crate) gauges: Vec<GaugeProbe>,
 }
@@ -117,7 +122,7 @@ pub(crate) fn build(
             (upstream, health, gauges)
         }
     };
-    Ok(MarketData { quotes: Arc::new(ListedQuotes::new(assets, upstream)), health, gauges })
+    Ok(MarketData { quotes: Arc::new(ListedQuotes::new(assets, upstream.clone())), unlisted: upstream, health, gauges })
 }
 
 #[cfg(test)]

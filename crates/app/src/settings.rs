@@ -53,6 +53,9 @@ key_prefix = "marketdata:"
 
 [trading]
 stop_collar_bps = 500
+commission_per_share = "0"
+commission_minimum = "0"
+engine_interval_ms = 1000
 
 [market_hours]
 always_open = true
@@ -81,6 +84,14 @@ key_prefix = "ratelimit:"
 [idempotency]
 ttl_hours = 24
 lock_secs = 60
+
+[webhooks]
+dispatch_interval_ms = 1000
+allow_http_localhost = false
+retry_base_ms = 1000
+max_attempts = 10
+timeout_ms = 5000
+batch = 32
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +108,30 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub security: SecuritySettings,
     pub idempotency: IdempotencySettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing webhooks: the dispatcher worker (see `webhook_dispatcher`) and URL rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How often the dispatcher turns new trade events into deliveries and sends due ones.
+    pub dispatch_interval_ms: u64,
+    /// Accept `http://127.0.0.1` and `http://localhost` endpoint URLs (tests, local
+    /// development only: never in production).
+    pub allow_http_localhost: bool,
+    /// The first retry's delay; each next one doubles (capped at 1 h).
+    pub retry_base_ms: u64,
+    /// Attempts per delivery before it is `failed`.
+    pub max_attempts: u32,
+    /// One attempt's time limit (connect, send, answer's head).
+    pub timeout_ms: u64,
+    /// Deliveries claimed and sent concurrently per pass by one instance.
+    pub batch: usize,
+    /// The funding provider's signing secret for `POST /api/v1/webhooks/funding`
+    /// (`WEBHOOK_SECRET`, honoured as-is, or `BROKERAGE__WEBHOOKS__FUNDING_SECRET`). Unset: that
+    /// route answers 503 `unavailable`.
+    pub funding_secret: Option<SecretString>,
 }
 
 /// `Idempotency-Key` (API.md): kept in Redis when `REDIS_URL` is set (shared by every
@@ -247,6 +282,49 @@ pub struct MarketDataSettings {
 pub struct TradingSettings {
     /// Extra hold on resting stop and trailing-stop buys against slippage, in basis points.
     pub stop_collar_bps: u32,
+    /// Commission per share of each fill, in dollars (a decimal: `"0.005"`). `"0"`: free.
+    #[serde(deserialize_with = "decimal_text")]
+    pub commission_per_share: String,
+    /// The least commission charged on a fill, in dollars (at most 4 decimal places).
+    #[serde(deserialize_with = "decimal_text")]
+    pub commission_minimum: String,
+    /// How often the execution engine works the open orders (every instance runs it);
+    /// 0 turns it off (resting orders then never trigger on this instance).
+    pub engine_interval_ms: u64,
+}
+
+impl TradingSettings {
+    /// The commission model; refuses negative or malformed amounts.
+    pub fn fees(&self) -> anyhow::Result<brokerage_domain::orders::FeeSchedule> {
+        use std::str::FromStr as _;
+        let parse = |name: &str, raw: &str| {
+            rust_decimal::Decimal::from_str(raw.trim())
+                .ok()
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| anyhow::anyhow!("trading.{name} must be a decimal number ≥ 0, got {raw:?}"))
+        };
+        let per_share = parse("commission_per_share", &self.commission_per_share)?;
+        let minimum = brokerage_domain::Money::new(parse("commission_minimum", &self.commission_minimum)?)
+            .map_err(|e| anyhow::anyhow!("trading.commission_minimum: {e}"))?;
+        Ok(brokerage_domain::orders::FeeSchedule { per_share, minimum })
+    }
+}
+
+/// A decimal given as a TOML string or number, or an environment variable (which `config`
+/// may have read as a number): kept as its text, parsed with `rust_decimal` where used.
+fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        Int(i64),
+        Float(f64),
+    }
+    Ok(match Given::deserialize(d)? {
+        Given::Text(s) => s,
+        Given::Int(i) => i.to_string(),
+        Given::Float(f) => f.to_string(),
+    })
 }
 
 /// When `market` orders are accepted: the US regular session (09:30–16:00 New York, weekdays,
@@ -351,7 +429,11 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env.clone())),
         );
-        for (var, key) in [("DATABASE_URL", "database.url"), ("REDIS_URL", "redis.url")] {
+        for (var, key) in [
+            ("DATABASE_URL", "database.url"),
+            ("REDIS_URL", "redis.url"),
+            ("WEBHOOK_SECRET", "webhooks.funding_secret"),
+        ] {
             if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
                 builder = builder.set_override(key, v.as_str())?;
             }
@@ -486,6 +568,34 @@ mod tests {
         assert_eq!(s.http.request_timeout_secs, 5);
         assert!(s.http.hsts);
         assert_eq!(s.http.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn trading_fees_and_the_engine_are_configurable() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!(defaults.trading.fees().expect("valid"), brokerage_domain::orders::FeeSchedule::FREE);
+        assert_eq!(defaults.trading.engine_interval_ms, 1000);
+        assert!(defaults.webhooks.funding_secret.is_none());
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BROKERAGE__TRADING__COMMISSION_PER_SHARE", "0.005"),
+                ("BROKERAGE__TRADING__COMMISSION_MINIMUM", "1"),
+                ("BROKERAGE__TRADING__ENGINE_INTERVAL_MS", "0"),
+                ("WEBHOOK_SECRET", "whsec-123"),
+            ]),
+        )
+        .expect("loads");
+        let fees = s.trading.fees().expect("valid");
+        assert_eq!(fees.per_share, rust_decimal::Decimal::new(5, 3));
+        assert_eq!(fees.minimum.get(), rust_decimal::Decimal::ONE);
+        assert_eq!(s.trading.engine_interval_ms, 0);
+        assert!(s.webhooks.funding_secret.is_some());
+        assert!(!format!("{:?}", s.webhooks).contains("whsec-123"), "the secret is redacted");
+        let s = Settings::load_from(None, env(&[("BROKERAGE__WEBHOOKS__FUNDING_SECRET", "other")])).expect("loads");
+        assert!(s.webhooks.funding_secret.is_some());
+        let bad = Settings::load_from(None, env(&[("BROKERAGE__TRADING__COMMISSION_MINIMUM", "-1")])).expect("loads");
+        assert!(bad.trading.fees().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use brokerage_domain::crypto::{SecretCipher, TokenDigests};
 use brokerage_domain::idempotency::{IdempotencyPolicy, IdempotencyService, IdempotencyStore};
 use brokerage_domain::limits::RateLimiter;
 use brokerage_domain::market::{AssetStore, QuoteProvider};
-use brokerage_domain::orders::{OrderService, OrderStore};
+use brokerage_domain::orders::{ExecutionEngine, ExecutionStore, OrderService, OrderStore};
 use brokerage_domain::positions::{PositionStore, PositionValuer};
 use brokerage_domain::system::{SystemClock, UuidV7Generator};
 use brokerage_domain::users::{
@@ -35,6 +35,12 @@ struct Stores {
     two_factor: Arc<dyn TwoFactorStore>,
     api_keys: Arc<dyn ApiKeyStore>,
     assets: Arc<dyn AssetStore>,
+    /// Outgoing webhooks: endpoints, cursors, deliveries.
+    webhooks: Arc<dyn brokerage_domain::webhooks::WebhookStore>,
+    /// The trade-update outbox the webhook dispatcher reads.
+    trade_events: Arc<dyn brokerage_domain::orders::EventStore>,
+    /// The execution engine's view of the open book.
+    execution: Arc<dyn ExecutionStore>,
     health: Vec<Arc<dyn HealthCheck>>,
     /// Pool gauges sampled by `/metrics`.
     gauges: Vec<brokerage_http::GaugeProbe>,
@@ -51,6 +57,9 @@ impl Stores {
             orders: Arc::new(m.clone()),
             two_factor: Arc::new(m.clone()),
             assets: Arc::new(brokerage_memory::MemoryAssets::seeded()),
+            webhooks: Arc::new(brokerage_memory::MemoryWebhooks::new()),
+            trade_events: Arc::new(m.clone()),
+            execution: Arc::new(m.clone()),
             api_keys: Arc::new(m),
             health: Vec::new(),
             gauges: Vec::new(),
@@ -83,6 +92,9 @@ impl Stores {
             two_factor: Arc::new(pg.clone()),
             api_keys: Arc::new(pg.clone()),
             assets: Arc::new(pg.clone()),
+            webhooks: Arc::new(pg.clone()),
+            trade_events: Arc::new(pg.clone()),
+            execution: Arc::new(pg.clone()),
             health: vec![Arc::new(pg)],
             gauges,
         })
@@ -96,6 +108,15 @@ pub struct Application {
     users: Arc<dyn UserStore>,
     /// The admin listener's port and server, when `http.admin_port` is set.
     admin: Option<(u16, actix_web::dev::Server)>,
+    /// Started by `run_until_stopped`, stopped when the server has stopped.
+    webhook_worker: Option<crate::webhook_dispatcher::WebhookWorker>,
+    /// The execution engine's task (none when `trading.engine_interval_ms` is 0), started by
+    /// `run_until_stopped`.
+    engine_worker: Option<crate::execution_engine::EngineWorker>,
+    /// Triggered when the server begins to stop: event streams end, the engine stops.
+    shutdown: brokerage_http::events::Shutdown,
+    /// The ledger, for `check-invariants`-style audits (tests, tooling).
+    ledger: Arc<dyn LedgerStore>,
 }
 
 impl Application {
@@ -143,6 +164,7 @@ impl Application {
         stores.health.extend(market.health);
         stores.gauges.extend(market.gauges);
         let quotes: Arc<dyn QuoteProvider> = Arc::new(crate::operations::TracedQuotes(market.quotes));
+        let checked_quotes: Arc<dyn QuoteProvider> = Arc::new(crate::operations::TracedQuotes(market.unlisted));
         let mut ops = crate::operations::ops(&settings, redis_pool.as_ref(), clock.clone(), stores.gauges);
         let hasher = password_hasher(&settings)?;
         let tokens = token_issuer(&settings)?;
@@ -152,6 +174,28 @@ impl Application {
             Some(idempotency(&settings, redis_pool.as_ref(), clock.clone(), cipher.clone(), ids.clone())?);
         let digests: Arc<dyn TokenDigests> = Arc::new(brokerage_security::Digests);
         let users = stores.users.clone();
+        let (webhooks, webhook_worker) = crate::webhook_dispatcher::wire(
+            &settings.webhooks,
+            stores.webhooks.clone(),
+            stores.trade_events.clone(),
+            cipher.clone(),
+            digests.clone(),
+            clock.clone(),
+            ids.clone(),
+        )?;
+        let fees = settings.trading.fees()?;
+        let shutdown = brokerage_http::events::Shutdown::default();
+        let engine = ExecutionEngine::new(
+            stores.execution.clone(),
+            checked_quotes.clone(),
+            settings.market_hours.to_domain(),
+            clock.clone(),
+            ids.clone(),
+            fees,
+        );
+        let engine_worker = crate::execution_engine::EngineWorker::new(engine, settings.trading.engine_interval_ms);
+        let funding = funding_webhook(&settings, clock.clone());
+        let ledger = stores.ledger.clone();
         let state = ApiState {
             api_keys: ApiKeyService::new(ApiKeyPorts {
                 keys: stores.api_keys.clone(),
@@ -184,7 +228,7 @@ impl Application {
                 stores.accounts.clone(),
                 stores.ledger.clone(),
                 stores.positions.clone(),
-                PositionValuer::new(quotes.clone()),
+                PositionValuer::new(checked_quotes.clone()),
                 clock.clone(),
                 ids.clone(),
             ),
@@ -192,14 +236,22 @@ impl Application {
                 stores.orders.clone(),
                 stores.positions.clone(),
                 stores.assets.clone(),
-                quotes.clone(),
+                checked_quotes,
                 clock,
                 ids,
                 Decimal::new(i64::from(settings.trading.stop_collar_bps), 4),
             )
-            .with_market_hours(settings.market_hours.to_domain()),
+            .with_market_hours(settings.market_hours.to_domain())
+            .with_fees(fees)
+            .with_events(stores.trade_events.clone()),
+            webhooks,
             quotes,
             health: stores.health,
+            funding,
+            streams: brokerage_http::events::EventStreams {
+                shutdown: shutdown.clone(),
+                ..brokerage_http::events::EventStreams::default()
+            },
             ops,
         };
 
@@ -227,7 +279,7 @@ impl Application {
         };
         let server = brokerage_http::build_server(listener, state, &http)?;
         tracing::info!(port, demo = settings.is_demo(), "listening");
-        Ok(Self { port, server, users, admin })
+        Ok(Self { port, server, users, admin, webhook_worker: Some(webhook_worker), engine_worker, shutdown, ledger })
     }
 
     pub fn port(&self) -> u16 {
@@ -245,14 +297,43 @@ impl Application {
         self.users.clone()
     }
 
-    /// A handle to stop the server gracefully (used on SIGTERM and by tests).
+    /// A handle to stop the server gracefully (used on SIGTERM and by tests). Trigger
+    /// [`shutdown_signal`](Self::shutdown_signal) first, so open event streams end at once
+    /// instead of holding the stop for its whole grace period.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
+    /// The "stopping" signal: event streams end and the execution engine stops when it is
+    /// triggered.
+    pub fn shutdown_signal(&self) -> brokerage_http::events::Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// The ledger the server runs on: `audit()` checks the book's invariants (tests, tooling).
+    pub fn ledger_store(&self) -> Arc<dyn LedgerStore> {
+        self.ledger.clone()
+    }
+
     /// Serves until stopped; in-flight requests finish first. The admin listener stops when
     /// the public one has stopped, so metrics stay scrapeable while requests drain.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let webhooks = self.webhook_worker.take().map(crate::webhook_dispatcher::WebhookWorker::spawn);
+        let shutdown = self.shutdown.clone();
+        let engine = self.engine_worker.take().map(|w| w.spawn(shutdown.clone()));
+        let served = self.serve().await;
+        // However the server stopped, nothing long-lived outlives it.
+        shutdown.trigger();
+        if let Some(engine) = engine {
+            engine.stop().await;
+        }
+        if let Some(webhooks) = webhooks {
+            webhooks.stop().await;
+        }
+        served
+    }
+
+    async fn serve(self) -> std::io::Result<()> {
         let Some((_, admin)) = self.admin else {
             return self.server.await;
         };
@@ -264,6 +345,19 @@ impl Application {
         admin.await.map_err(std::io::Error::other)??;
         served
     }
+}
+
+/// The funding provider's incoming webhook, when a secret is configured.
+fn funding_webhook(settings: &Settings, clock: Arc<dyn Clock>) -> Option<brokerage_http::funding::FundingWebhook> {
+    let Some(secret) = settings.webhooks.funding_secret.as_ref().filter(|s| !s.expose_secret().is_empty()) else {
+        tracing::warn!("no WEBHOOK_SECRET: POST /api/v1/webhooks/funding answers 503 until one is configured");
+        return None;
+    };
+    Some(brokerage_http::funding::FundingWebhook::new(
+        secret.expose_secret().as_bytes(),
+        Arc::new(brokerage_security::HmacSigner),
+        clock,
+    ))
 }
 
 /// `Idempotency-Key`: answers and in-flight locks in Redis when there is one (every instance

@@ -44,6 +44,14 @@ pub const API_ROUTES: &[RouteAccess] = &[
     route("POST", "/api/v1/api-keys", Needs(ReadOwn)),
     route("GET", "/api/v1/api-keys", Needs(ReadOwn)),
     route("DELETE", "/api/v1/api-keys/{id}", Needs(ReadOwn)),
+    // Webhooks deliver only what the caller may already read (its own trade updates) and
+    // move nothing: ReadOwn, so a read-scoped API key can register its program's endpoint.
+    route("POST", "/api/v1/webhooks", Needs(ReadOwn)),
+    route("GET", "/api/v1/webhooks", Needs(ReadOwn)),
+    route("DELETE", "/api/v1/webhooks/{id}", Needs(ReadOwn)),
+    route("GET", "/api/v1/webhooks/{id}/deliveries", Needs(ReadOwn)),
+    // The funding provider proves itself with its `X-Signature` (see `funding`), not a session.
+    route("POST", "/api/v1/webhooks/funding", Public),
     route("GET", "/api/v1/account", Needs(ReadOwn)),
     route("POST", "/api/v1/account/deposits", Needs(MoveFunds)),
     route("POST", "/api/v1/account/withdrawals", Needs(MoveFunds)),
@@ -53,8 +61,13 @@ pub const API_ROUTES: &[RouteAccess] = &[
     route("GET", "/api/v1/orders/{id}", Needs(ReadOwn)),
     route("GET", "/api/v1/orders/by-client-id/{client_order_id}", Needs(ReadOwn)),
     route("DELETE", "/api/v1/orders/{id}", Needs(Trade)),
+    route("PATCH", "/api/v1/orders/{id}", Needs(Trade)),
+    route("DELETE", "/api/v1/orders", Needs(Trade)),
+    route("GET", "/api/v1/events", Needs(ReadOwn)),
     route("GET", "/api/v1/positions", Needs(ReadOwn)),
     route("GET", "/api/v1/positions/{symbol}", Needs(ReadOwn)),
+    route("DELETE", "/api/v1/positions/{symbol}", Needs(Trade)),
+    route("GET", "/api/v1/portfolio", Needs(ReadOwn)),
     route("GET", "/api/v1/market-data/quotes/{symbol}", Needs(ReadOwn)),
     route("GET", "/api/v1/market-data/clock", Needs(ReadOwn)),
     route("GET", "/api/v1/admin/users", Needs(ReadAll)),
@@ -65,8 +78,13 @@ pub const API_ROUTES: &[RouteAccess] = &[
 ];
 
 /// The route a request is for, matching `{param}` segments against any non-empty segment.
+/// A path that some route names literally (`/webhooks/funding`) is that route's only: it is
+/// never taken for a `{param}` (`/webhooks/{id}`), as the router does.
 pub fn route_for(method: &str, path: &str) -> Option<&'static RouteAccess> {
-    API_ROUTES.iter().find(|r| r.method == method && pattern_matches(r.path, path))
+    let literal = API_ROUTES.iter().any(|r| r.path == path);
+    API_ROUTES
+        .iter()
+        .find(|r| r.method == method && if literal { r.path == path } else { pattern_matches(r.path, path) })
 }
 
 fn pattern_matches(pattern: &str, path: &str) -> bool {
@@ -97,6 +115,8 @@ mod tests {
         assert_eq!(route_for("GET", "/api/v1/orders/").map(|r| r.path), None, "an empty id is no id");
         assert_eq!(route_for("PUT", "/api/v1/orders").map(|r| r.path), None);
         assert_eq!(route_for("GET", "/api/v1/orders/a/b").map(|r| r.path), None);
+        assert_eq!(route_for("POST", "/api/v1/webhooks/funding").map(|r| r.access), Some(Access::Public));
+        assert_eq!(route_for("DELETE", "/api/v1/webhooks/funding").map(|r| r.path), None, "not a webhook id");
     }
 
     /// The OpenAPI tests prove every route the app answers is documented; this proves every

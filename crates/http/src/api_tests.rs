@@ -133,8 +133,21 @@ impl Mocks {
                 Arc::new(UuidV7Generator),
                 d("0.05"),
             ),
+            webhooks: brokerage_domain::webhooks::WebhookService::new(
+                brokerage_domain::webhooks::WebhookPorts {
+                    store: Arc::new(brokerage_domain::webhooks::MockWebhookStore::new()),
+                    events: Arc::new(brokerage_domain::orders::MockEventStore::new()),
+                    cipher: Arc::new(MockSecretCipher::new()),
+                    digests: Arc::new(digests()),
+                    clock: Arc::new(SystemClock),
+                    ids: Arc::new(UuidV7Generator),
+                },
+                false,
+            ),
             quotes,
             health: self.health,
+            funding: None,
+            streams: crate::events::EventStreams::default(),
             ops: crate::Ops::default(),
         }
     }
@@ -476,6 +489,7 @@ async fn the_account_shows_decimal_strings_and_is_never_cached() {
             qty: d("2"),
             held: Decimal::ZERO,
             cost_basis: Money::new(d("280")).expect("valid"),
+            lots: Vec::new(),
         }])
     });
     let res = send(mocks, authed(TestRequest::get().uri("/api/v1/account"))).await;
@@ -683,6 +697,7 @@ async fn positions_are_a_page_and_a_missing_one_is_404() {
                 qty: d("2"),
                 held: Decimal::ZERO,
                 cost_basis: Money::new(d("280")).expect("valid"),
+                lots: Vec::new(),
             }],
             next_cursor: None,
         })

@@ -16,7 +16,9 @@ use brokerage_domain::accounts::{FundsError, ReadError};
 use brokerage_domain::api_keys::{ApiKeyError, SignatureError};
 use brokerage_domain::error::InfraError;
 use brokerage_domain::market::QuoteError;
-use brokerage_domain::orders::{CancelOrderError, PlaceOrderError, ReadOrderError};
+use brokerage_domain::orders::{
+    CancelOrderError, ClosePositionError, PlaceOrderError, ReadOrderError, ReplaceOrderError,
+};
 use brokerage_domain::rbac::Forbidden;
 use brokerage_domain::users::{
     AdminError, AuthenticateError, ChangePasswordError, LoginError, RegisterError, TwoFactorError,
@@ -146,6 +148,25 @@ impl ApiError {
 
     pub fn idempotency_key_reused() -> Self {
         Self::unprocessable("idempotency_key_reused", "this Idempotency-Key was already used for a different request")
+    }
+
+    /// `POST /webhooks/funding` without a valid `X-Signature` (missing, malformed, stale or
+    /// wrong): the reason goes to the logs only.
+    pub fn bad_webhook_signature(reason: &str) -> Self {
+        tracing::info!(auth.failure = reason, "funding webhook refused");
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the webhook signature is not valid")
+    }
+
+    /// A funding notice for an account that does not exist.
+    pub fn unknown_account() -> Self {
+        Self::unprocessable("unknown_account", "no such account")
+    }
+
+    /// The funding webhook is off: no secret is configured.
+    pub fn webhook_not_configured() -> Self {
+        let err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the funding webhook is not configured");
+        tracing::warn!("a funding webhook arrived but no WEBHOOK_SECRET is configured");
+        err
     }
 
     // 5xx: the cause is logged here, once, and never sent.
@@ -406,6 +427,28 @@ impl From<CancelOrderError> for ApiError {
     }
 }
 
+impl From<ReplaceOrderError> for ApiError {
+    fn from(e: ReplaceOrderError) -> Self {
+        match e {
+            ReplaceOrderError::Forbidden(_) => Self::forbidden(),
+            ReplaceOrderError::NotFound => Self::not_found(),
+            ReplaceOrderError::NotCancelable => {
+                Self::unprocessable("order_not_cancelable", "the order is no longer open")
+            }
+            ReplaceOrderError::Place(e) => e.into(),
+        }
+    }
+}
+
+impl From<ClosePositionError> for ApiError {
+    fn from(e: ClosePositionError) -> Self {
+        match e {
+            ClosePositionError::NotFound => Self::not_found(),
+            ClosePositionError::Place(e) => e.into(),
+        }
+    }
+}
+
 impl From<ReadOrderError> for ApiError {
     fn from(e: ReadOrderError) -> Self {
         match e {
@@ -492,6 +535,17 @@ mod tests {
             (FundsError::InsufficientFunds.into(), 422, "insufficient_funds"),
             (FundsError::AccountNotActive.into(), 422, "account_not_active"),
             (CancelOrderError::NotCancelable.into(), 422, "order_not_cancelable"),
+            (ReplaceOrderError::NotCancelable.into(), 422, "order_not_cancelable"),
+            (ReplaceOrderError::NotFound.into(), 404, "not_found"),
+            (
+                ReplaceOrderError::Place(PlaceOrderError::InsufficientBuyingPower).into(),
+                422,
+                "insufficient_buying_power",
+            ),
+            (ClosePositionError::NotFound.into(), 404, "not_found"),
+            (ApiError::unknown_account(), 422, "unknown_account"),
+            (ApiError::bad_webhook_signature("stale"), 401, "unauthenticated"),
+            (ApiError::webhook_not_configured(), 503, "unavailable"),
             (InfraError::Unavailable(anyhow::anyhow!("pool timed out")).into(), 503, "unavailable"),
             (InfraError::Unknown(anyhow::anyhow!("SELECT * FROM users failed")).into(), 500, "internal"),
         ];

@@ -56,8 +56,13 @@ pub const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-repl
 
 /// Every POST that creates or moves something: the routes that honour `Idempotency-Key`.
 /// A new creating POST belongs here.
-pub const IDEMPOTENT_POSTS: &[&str] =
-    &["/api/v1/orders", "/api/v1/account/deposits", "/api/v1/account/withdrawals", "/api/v1/api-keys"];
+pub const IDEMPOTENT_POSTS: &[&str] = &[
+    "/api/v1/orders",
+    "/api/v1/account/deposits",
+    "/api/v1/account/withdrawals",
+    "/api/v1/api-keys",
+    "/api/v1/webhooks",
+];
 
 /// The answer headers stored and replayed with the body (the outer middleware add the rest:
 /// request id, security headers, rate-limit headers).
@@ -179,6 +184,17 @@ async fn caller(req: &ServiceRequest) -> Option<UserId> {
     let state = req.app_data::<web::Data<ApiState>>()?.clone();
     let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer_token)?.to_owned();
     state.auth.authenticate(&token).await.ok().map(|p| p.user_id)
+}
+
+/// The request's `Idempotency-Key` scoped to its route (keys are per user and route, as in
+/// the Redis record), for handlers that store it with what they create, so a retry after a
+/// crash that lost the recorded answer finds the first effect. The middleware already refused
+/// a malformed key on these routes.
+pub(crate) fn request_key(req: &actix_web::HttpRequest) -> Option<String> {
+    if !req.headers().contains_key(IDEMPOTENCY_KEY_HEADER) {
+        return None;
+    }
+    key_of(req.headers()).ok().map(|k| format!("{} {}", req.path(), k.as_str()))
 }
 
 /// The one `Idempotency-Key` header, checked.

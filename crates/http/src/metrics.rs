@@ -10,6 +10,10 @@
 //! | `brokerage_orders_rejected_total` | counter | `type`, `reason` (the error code) |
 //! | `brokerage_rate_limit_rejected_total` | counter | `class` |
 //! | `brokerage_rate_limit_errors_total` | counter | `class`, `outcome` (`allowed`/`refused`) |
+//! | `brokerage_engine_passes_total` | counter | `outcome` (`ok`/`error`) |
+//! | `brokerage_engine_fills_total` | counter | — (fills and partial fills booked by the execution engine) |
+//! | `brokerage_engine_expired_total` | counter | — (orders the engine expired at the session's end) |
+//! | `brokerage_engine_rejected_total` | counter | — (orders the engine rejected or canceled) |
 //! | gauges registered by the app ([`GaugeProbe`]) | gauge | sampled at each scrape |
 //!
 //! The domain knows nothing of this: handlers count after a service answers.
@@ -28,6 +32,10 @@ pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
 pub const ORDERS_PLACED: &str = "brokerage_orders_placed_total";
 pub const ORDERS_FILLED: &str = "brokerage_orders_filled_total";
 pub const ORDERS_REJECTED: &str = "brokerage_orders_rejected_total";
+pub const ENGINE_PASSES: &str = "brokerage_engine_passes_total";
+pub const ENGINE_FILLS: &str = "brokerage_engine_fills_total";
+pub const ENGINE_EXPIRED: &str = "brokerage_engine_expired_total";
+pub const ENGINE_REJECTED: &str = "brokerage_engine_rejected_total";
 pub const RATE_LIMITED: &str = "brokerage_rate_limit_rejected_total";
 pub const RATE_LIMIT_ERRORS: &str = "brokerage_rate_limit_errors_total";
 
@@ -131,6 +139,19 @@ pub fn order_placed(order_type: &'static str, filled: bool) {
 pub fn order_rejected(order_type: &'static str, reason: &'static str) {
     let _ = handle();
     metrics::counter!(ORDERS_REJECTED, "type" => order_type, "reason" => reason).increment(1);
+}
+
+/// One pass of the execution engine (the app runs it on an interval): what it booked, or
+/// `None` when the pass failed.
+pub fn engine_pass(report: Option<&brokerage_domain::orders::EngineReport>) {
+    let _ = handle();
+    let outcome = if report.is_some() { "ok" } else { "error" };
+    metrics::counter!(ENGINE_PASSES, "outcome" => outcome).increment(1);
+    if let Some(r) = report {
+        metrics::counter!(ENGINE_FILLS).increment(r.fills as u64);
+        metrics::counter!(ENGINE_EXPIRED).increment(r.expired as u64);
+        metrics::counter!(ENGINE_REJECTED).increment(r.rejected as u64);
+    }
 }
 
 /// A request answered 429 by the rate limiter.

@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, OpenApi as Document, Ref, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
@@ -86,9 +86,14 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         handlers::orders::get,
         handlers::orders::by_client_id,
         handlers::orders::cancel,
+        handlers::orders::replace,
+        handlers::orders::cancel_all,
+        handlers::events::events,
         // positions
         handlers::positions::list,
         handlers::positions::get,
+        handlers::positions::close,
+        handlers::positions::portfolio,
         // market data
         handlers::market_data::quote,
         handlers::market_data::clock,
@@ -98,6 +103,13 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         handlers::admin::list_orders,
         handlers::admin::halt_symbol,
         handlers::admin::resume_symbol,
+        // outgoing webhooks
+        handlers::webhooks::create,
+        handlers::webhooks::list,
+        handlers::webhooks::delete,
+        handlers::webhooks::deliveries,
+        // incoming webhooks
+        handlers::funding::funding,
         // operations
         handlers::health::live,
         handlers::health::ready,
@@ -114,6 +126,7 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         (name = "orders", description = "Placing, listing and canceling orders"),
         (name = "positions", description = "Holdings valued at the current quote"),
         (name = "market-data", description = "Quotes"),
+        (name = "webhooks", description = "Outgoing webhooks: signed deliveries of trade updates, retried with backoff"),
         (name = "admin", description = "Administration (support reads, admin changes)"),
         (name = "operations", description = "Health probes and metrics (no `/api/v1` prefix, no authentication)"),
     ),
@@ -201,6 +214,7 @@ pub const ERROR_CODES: &[(u16, &[&str])] = &[
             "market_closed",
             "invalid_totp_code",
             "account_not_active",
+            "unknown_account",
         ],
     ),
     (429, &["rate_limited"]),
@@ -301,6 +315,16 @@ pub mod schemas {
     text_enum_schema!(AccountState, "The account's status", ["active", "restricted", "closed"]);
     text_enum_schema!(ActivityType, "What moved the cash", ActivityKind::ALL.iter().map(|k| k.as_str()));
     text_enum_schema!(ApiKeyScope, "What an API key may do", ApiScopes::NAMES);
+    text_enum_schema!(
+        TradeEventKind,
+        "A trade-update kind",
+        brokerage_domain::orders::EventKind::ALL.iter().map(|k| k.as_str())
+    );
+    text_enum_schema!(
+        DeliveryState,
+        "`pending` (retried at `next_attempt_at`), `delivered` or `failed` (no attempt left)",
+        brokerage_domain::webhooks::DeliveryStatus::ALL.iter().map(|s| s.as_str())
+    );
 }
 
 // ---- conventions every operation shares ------------------------------------------------------
@@ -384,6 +408,14 @@ impl Modify for Conventions {
                  is accepted once.",
             ))),
         );
+        components.add_security_scheme(
+            "funding_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Signature",
+                "The funding provider's signature (incoming webhooks only): `t=<unix seconds>,v1=<hex \
+                 HMAC-SHA256(WEBHOOK_SECRET, t + \".\" + body)>`, within 300 s of the server's clock.",
+            ))),
+        );
         for error in COMMON_ERRORS {
             components.responses.insert(error.name.to_owned(), error_response_component(error));
         }
@@ -398,7 +430,26 @@ impl Modify for Conventions {
                 [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 add_common_errors(operation, path_has_params, public_api);
+                admit_empty_query_values(operation);
             }
+        }
+    }
+}
+
+/// An empty query value (`?status=`) counts as absent (`dto::page::present`): each query
+/// parameter's schema also admits the empty string. (OpenAPI's `allowEmptyValue` would say the
+/// same, but utoipa cannot write it.)
+fn admit_empty_query_values(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.parameter_in == ParameterIn::Query
+            && let Some(schema) = parameter.schema.take()
+        {
+            let empty = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0))
+                .description(Some("An empty value counts as absent"));
+            parameter.schema = Some(AnyOfBuilder::new().item(schema).item(empty).into());
         }
     }
 }

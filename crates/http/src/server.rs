@@ -149,6 +149,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(handlers::api_keys::configure)
             .configure(handlers::positions::configure)
             .configure(handlers::market_data::configure)
+            .configure(handlers::funding::configure)
+            .configure(handlers::webhooks::configure)
+            .configure(handlers::events::configure)
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))),
     )
     .configure(handlers::health::configure)

@@ -15,9 +15,15 @@ pub struct ApiState {
     pub api_keys: ApiKeyService,
     pub accounts: AccountService,
     pub orders: OrderService,
+    /// Outgoing webhooks: endpoints and their deliveries log.
+    pub webhooks: brokerage_domain::webhooks::WebhookService,
     pub quotes: Arc<dyn QuoteProvider>,
     /// Dependencies probed by `GET /health/ready`.
     pub health: Vec<Arc<dyn HealthCheck>>,
+    /// The funding provider's incoming webhook; `None` (no secret configured): it answers 503.
+    pub funding: Option<crate::funding::FundingWebhook>,
+    /// Server-sent event streams (`GET /events`): polling, keep-alive, and the shutdown signal.
+    pub streams: crate::events::EventStreams,
     /// Rate limiting, gauges sampled by `/metrics`, where `/metrics` is served.
     pub ops: crate::ops::Ops,
 }

@@ -79,6 +79,9 @@ pub struct ActivityResponse {
     pub qty: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
+    /// Sell fills: the proceeds minus the FIFO cost of the shares sold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realized_pl: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -94,6 +97,7 @@ impl From<Activity> for ActivityResponse {
             side: trade.map(|t| t.side.as_str()),
             qty: trade.map(|t| t.qty.to_string()),
             price: trade.map(|t| t.price.to_string()),
+            realized_pl: trade.and_then(|t| t.realized_pl).map(|m| m.to_string()),
             created_at: a.created_at,
         }
     }
@@ -108,7 +112,8 @@ pub struct ActivitiesQuery {
     pub kind: Option<String>,
     #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    #[param(value_type = Option<String>)]
+    /// The `next_cursor` of the previous page (an activity's `id`).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
 }
 

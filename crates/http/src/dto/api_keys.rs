@@ -13,16 +13,22 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
+    /// Printable text: control characters (NUL, CR, LF, ...) are refused.
     #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
     pub name: String,
     #[garde(length(min = 1, max = 3))]
-    #[schema(value_type = Vec<crate::openapi::schemas::ApiKeyScope>)]
+    #[schema(value_type = Vec<crate::openapi::schemas::ApiKeyScope>, min_items = 1, max_items = 3)]
     pub scopes: Vec<String>,
 }
 
 impl CreateApiKeyRequest {
     pub fn try_into_domain(self) -> Result<(String, ApiScopes), ApiError> {
         let mut errors = FieldErrors::validate(&self);
+        // PostgreSQL text cannot hold NUL, and no name needs a control character.
+        if self.name.chars().any(char::is_control) {
+            errors.check::<(), _>("name", Err("must not contain control characters"));
+        }
         let scopes = errors.check(
             "scopes",
             ApiScopes::parse(self.scopes.iter().map(String::as_str)).ok_or("each scope must be read, trade or funds"),

@@ -14,8 +14,10 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     #[garde(email, length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[garde(length(chars, min = 12, max = 128))]
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -39,12 +41,15 @@ impl fmt::Debug for RegisterRequest {
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[garde(length(max = 1024))]
+    #[garde(length(chars, max = 1024))]
+    #[schema(max_length = 1024)]
     pub email: String,
-    #[garde(length(max = 1024))]
+    #[garde(length(chars, max = 1024))]
+    #[schema(max_length = 1024)]
     pub password: String,
     /// The current one-time code, once 2FA is enabled.
-    #[garde(length(max = 16))]
+    #[garde(length(chars, max = 16))]
+    #[schema(max_length = 16)]
     pub totp_code: Option<String>,
 }
 
@@ -90,7 +95,8 @@ impl From<Tokens> for TokensResponse {
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[garde(length(max = 512))]
+    #[garde(length(chars, max = 512))]
+    #[schema(max_length = 512)]
     pub refresh_token: String,
 }
 

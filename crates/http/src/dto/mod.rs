@@ -10,10 +10,12 @@ pub mod account;
 pub mod api_keys;
 pub mod auth;
 pub mod decimal;
+pub mod funding;
 pub mod market_data;
 pub mod orders;
 pub mod page;
 pub mod positions;
+pub mod webhooks;
 
 pub use account::{AccountResponse, ActivitiesQuery, ActivityResponse, AmountRequest};
 pub use api_keys::{ApiKeyResponse, CreateApiKeyRequest, CreatedApiKeyResponse};
@@ -22,10 +24,11 @@ pub use auth::{
     TotpSetupResponse, UpdateUserRequest, UserResponse,
 };
 pub use decimal::DecimalInput;
+pub use funding::{FundingWebhookRequest, FundingWebhookResponse};
 pub use market_data::{ClockResponse, QuoteResponse};
-pub use orders::{OrderRequest, OrderResponse, OrdersQuery};
+pub use orders::{OrderRequest, OrderResponse, OrdersQuery, ReplaceOrderRequest};
 pub use page::{PageQuery, PageResponse};
-pub use positions::PositionResponse;
+pub use positions::{ClosePositionQuery, PortfolioResponse, PositionResponse};
 
 use crate::errors::{ApiError, FieldDetail};
 use rust_decimal::Decimal;

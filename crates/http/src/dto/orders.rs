@@ -5,7 +5,9 @@ use super::{DecimalInput, FieldErrors, decimal_string};
 use crate::errors::ApiError;
 use brokerage_domain::ids::OrderId;
 use brokerage_domain::market::Symbol;
-use brokerage_domain::orders::{Order, OrderFilter, OrderInput, OrderType, Side, StatusFilter, TimeInForce};
+use brokerage_domain::orders::{
+    Order, OrderFilter, OrderInput, OrderType, ReplaceInput, Side, StatusFilter, TimeInForce,
+};
 use brokerage_domain::paging::PageRequest;
 use chrono::{DateTime, Utc};
 use garde::Validate;
@@ -83,6 +85,51 @@ impl OrderRequest {
     }
 }
 
+/// `PATCH /orders/{id}`: the terms to change; absent fields keep the old order's (the
+/// quantity defaults to what is still unfilled). Decimals as in [`OrderRequest`].
+#[derive(Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceOrderRequest {
+    #[garde(skip)]
+    pub qty: Option<DecimalInput>,
+    #[garde(skip)]
+    pub limit_price: Option<DecimalInput>,
+    #[garde(skip)]
+    pub stop_price: Option<DecimalInput>,
+    #[garde(skip)]
+    pub trail_percent: Option<DecimalInput>,
+    #[garde(skip)]
+    #[schema(value_type = Option<crate::openapi::schemas::TimeInForceKind>)]
+    pub time_in_force: Option<String>,
+    /// The new order's own client id (unique per account forever; the old one's stays with it).
+    #[garde(length(min = 1, max = 128))]
+    pub client_order_id: Option<String>,
+}
+
+impl ReplaceOrderRequest {
+    pub fn try_into_domain(self) -> Result<ReplaceInput, ApiError> {
+        let mut errors = FieldErrors::validate(&self);
+        let time_in_force = errors.check_opt("time_in_force", self.time_in_force, |raw| {
+            TimeInForce::parse(&raw).ok_or("must be one of: day, gtc, ioc, fok")
+        });
+        let qty = errors.decimal("qty", self.qty);
+        let limit_price = errors.decimal("limit_price", self.limit_price);
+        let stop_price = errors.decimal("stop_price", self.stop_price);
+        let trail_percent = errors.decimal("trail_percent", self.trail_percent);
+        let input = (|| {
+            Some(ReplaceInput {
+                qty: qty?,
+                limit_price: limit_price?,
+                stop_price: stop_price?,
+                trail_percent: trail_percent?,
+                time_in_force: time_in_force?,
+                client_order_id: self.client_order_id,
+            })
+        })();
+        errors.finish(input)
+    }
+}
+
 /// An order: the request's fields plus its state. Absent optionals are `null`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderResponse {
@@ -114,6 +161,12 @@ pub struct OrderResponse {
     pub expired_at: Option<DateTime<Utc>>,
     pub replaced_by: Option<Uuid>,
     pub replaces: Option<Uuid>,
+    /// Trailing stops: the best touch seen so far (the stop trails it by `trail_percent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hwm: Option<String>,
+    /// Stop-limit orders: when the stop was reached and the order began trading as a limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triggered_at: Option<DateTime<Utc>>,
 }
 
 impl From<Order> for OrderResponse {
@@ -142,7 +195,34 @@ impl From<Order> for OrderResponse {
             expired_at: o.expired_at,
             replaced_by: o.replaced_by.map(Into::into),
             replaces: o.replaces.map(Into::into),
+            hwm: o.hwm.map(|p| p.to_string()),
+            triggered_at: o.triggered_at,
         }
+    }
+}
+
+/// One order of `DELETE /orders` (207 Multi-Status).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CancelOutcomeResponse {
+    pub id: Uuid,
+    /// The HTTP status this order's own `DELETE /orders/{id}` would have answered.
+    #[schema(example = 200)]
+    pub status: u16,
+    /// The canceled order (`Order`), or the error envelope (`Error`).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+impl CancelOutcomeResponse {
+    pub fn canceled(order: Order) -> Self {
+        let id = order.id.into();
+        let body = serde_json::to_value(OrderResponse::from(order)).unwrap_or(serde_json::Value::Null);
+        Self { id, status: 200, body }
+    }
+
+    pub fn refused(id: OrderId, error: &ApiError) -> Self {
+        let body = serde_json::from_str(&error.to_body()).unwrap_or(serde_json::Value::Null);
+        Self { id: id.into(), status: error.status().as_u16(), body }
     }
 }
 
@@ -152,11 +232,13 @@ impl From<Order> for OrderResponse {
 pub struct OrdersQuery {
     #[param(value_type = Option<crate::openapi::schemas::OrderStatusFilter>)]
     pub status: Option<String>,
-    #[param(value_type = Option<String>)]
+    /// A ticker symbol (letters first; letters, digits, `.` and `-`; at most 10).
+    #[param(value_type = Option<String>, pattern = r"^[ \t\r\n]*[A-Za-z][A-Za-z0-9.\-]{0,9}[ \t\r\n]*$")]
     pub symbol: Option<String>,
     #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    #[param(value_type = Option<String>)]
+    /// The `next_cursor` of the previous page (an order's `id`).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
 }
 
@@ -222,6 +304,18 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_replace_takes_only_the_terms_it_changes() {
+        let parse = |json: &str| serde_json::from_str::<ReplaceOrderRequest>(json).expect("shape").try_into_domain();
+        let input = parse(r#"{"limit_price": 101.5, "qty": "2"}"#).expect("valid");
+        assert_eq!(input.limit_price, Some(Decimal::new(1015, 1)));
+        assert_eq!(input.qty, Some(Decimal::from(2)));
+        assert_eq!((input.stop_price, input.time_in_force), (None, None));
+        let err = parse(r#"{"qty": "abc", "time_in_force": "forever"}"#).expect_err("invalid");
+        assert_eq!(fields(&err), vec!["time_in_force", "qty"]);
+        assert!(serde_json::from_str::<ReplaceOrderRequest>(r#"{"symbol": "MSFT"}"#).is_err(), "symbol cannot change");
     }
 
     #[test]

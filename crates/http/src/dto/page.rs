@@ -10,13 +10,15 @@ const BAD_LIMIT: &str = "must be an integer from 1 to 500";
 const BAD_CURSOR: &str = "is not a cursor from a previous page";
 
 /// The paging parameters of a list without filters. Query values are read as text so that a
-/// bad one is reported under its own name.
+/// bad one is reported under its own name. Documented with an id (UUID) cursor; `GET
+/// /positions`, whose cursor is a symbol, documents its own parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    #[param(value_type = Option<String>)]
+    /// The `next_cursor` of the previous page (an item's `id`).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
 }
 

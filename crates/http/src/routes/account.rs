@@ -4,8 +4,9 @@
 use crate::dto::{AccountResponse, ActivitiesQuery, ActivityResponse, AmountRequest, PageResponse};
 use crate::errors::ApiError;
 use crate::extract::Authenticated;
+use crate::idempotency::request_key;
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/account").route(web::get().to(account)))
@@ -36,10 +37,11 @@ async fn account(state: web::Data<ApiState>, Authenticated(who): Authenticated) 
 async fn deposit(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,
+    req: HttpRequest,
     body: web::Json<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let amount = body.into_inner().try_into_domain()?;
-    let activity = state.accounts.deposit(&who, amount).await?;
+    let activity = state.accounts.deposit_keyed(&who, amount, request_key(&req)).await?;
     Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
 }
 
@@ -55,10 +57,11 @@ async fn deposit(
 async fn withdraw(
     state: web::Data<ApiState>,
     Authenticated(who): Authenticated,
+    req: HttpRequest,
     body: web::Json<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let amount = body.into_inner().try_into_domain()?;
-    let activity = state.accounts.withdraw(&who, amount).await?;
+    let activity = state.accounts.withdraw_keyed(&who, amount, request_key(&req)).await?;
     Ok(HttpResponse::Created().json(ActivityResponse::from(activity)))
 }
 

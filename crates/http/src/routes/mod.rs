@@ -6,10 +6,13 @@ pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod events;
+pub mod funding;
 pub mod health;
 pub mod market_data;
 pub mod orders;
 pub mod positions;
+pub mod webhooks;
 
 use crate::errors::ApiError;
 use actix_web::HttpResponse;
