@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""CPU accounting for one bench phase: prints a JSON snapshot of cumulative CPU ticks.
+
+    cpu.py SERVER_PID BENCH_DB REDIS_PIDFILE     a snapshot (JSON)
+    cpu.py delta SNAPSHOT_A SNAPSHOT_B           ticks spent between two snapshots (JSON)
+
+`machine_busy` is every CPU's non-idle time (/proc/stat), so `machine_busy` minus the parts we
+know (server, this database's PostgreSQL backends, Redis, wrk) is what other processes on the
+machine took during the phase (e.g. someone else's build). Backends are told apart by their
+title (`postgres: user DATABASE host(port) state`); a backend's delta counts only if it is alive
+at the second snapshot (one that exits takes its ticks with it), from 0 if it was born between.
+"""
+
+import json
+import os
+import sys
+
+
+def ticks(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def main() -> None:
+    if sys.argv[1] == "delta":
+        a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+        pg_a = a.get("postgres_pids", {})
+        out = {k: b[k] - a[k] for k in ("machine_busy", "server", "redis")}
+        out["postgres"] = sum(t - pg_a.get(pid, 0) for pid, t in b.get("postgres_pids", {}).items())
+        print(json.dumps(out))
+        return
+    server_pid, bench_db, redis_pidfile = sys.argv[1:4]
+    with open("/proc/stat", encoding="utf-8") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
+    pg: dict[str, int] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {bench_db} " in title:
+            pg[pid] = ticks(pid)
+    try:
+        with open(redis_pidfile, encoding="utf-8") as f:
+            redis = ticks(f.read().strip())
+    except OSError:
+        redis = 0
+    print(json.dumps({
+        "machine_busy": sum(cpu[:8]) - idle,
+        "server": ticks(server_pid),
+        "postgres_pids": pg,
+        "redis": redis,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Turns the raw output of scripts/bench/run.sh into target/bench/results.json, a table on
+standard output, and the generated section of docs/benchmarks.md (between the
+`<!-- bench:results:begin -->` and `<!-- bench:results:end -->` markers; the rest of the
+document is left as written). Python 3 standard library only.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import sys
+from datetime import datetime, timezone
+
+BEGIN = "<!-- bench:results:begin -->"
+END = "<!-- bench:results:end -->"
+
+PHASES = [
+    ("order", "POST /api/v1/orders (limit buy, rests)"),
+    ("account", "GET /api/v1/account"),
+    ("orders_list", "GET /api/v1/orders?limit=50"),
+    ("quote", "GET /api/v1/market-data/quotes/AAPL (cache hit)"),
+    ("login", "POST /api/v1/auth/login (argon2id)"),
+    ("order_storm", "POST /api/v1/orders during the login storm"),
+    ("login_storm", "POST /api/v1/auth/login, the storm itself"),
+]
+CRITERION = [
+    ("jwt_verify", "JWT verify (JwtIssuer::verify, HS256)"),
+    ("jwt_issue", "JWT issue (JwtIssuer::issue)"),
+    ("order_parse_and_submit", "OrderSpec::parse + Order::submitted"),
+    ("settlement_reserve_fill", "settlement::reserve + settlement::fill"),
+]
+
+
+def load(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def wrk_phase(raw: str, name: str, meta: dict) -> dict | None:
+    w = load(os.path.join(raw, f"{name}.json"))
+    if w is None:
+        return None
+    secs = w["duration_us"] / 1e6
+    n = w["requests"]
+    socket_errors = w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
+    out = {
+        "requests": n,
+        "seconds": round(secs, 2),
+        "throughput_rps": round(n / secs, 1) if secs else 0.0,
+        "p50_ms": round(w["p50_us"] / 1000, 2),
+        "p90_ms": round(w["p90_us"] / 1000, 2),
+        "p99_ms": round(w["p99_us"] / 1000, 2),
+        "max_ms": round(w["max_us"] / 1000, 2),
+        "non_2xx": w["non2xx"],
+        "socket_errors": socket_errors,
+        "errors": w["non2xx"] + socket_errors,
+        "sample_error": w.get("sample_error", ""),
+    }
+    c = load(os.path.join(raw, f"{name}.counters.json"))
+    if c is not None and n:
+        out["pg_xacts_per_request"] = round(c["pg_xacts"] / n, 2)
+        out["redis_cmds_per_request"] = round(c["redis_cmds"] / n, 2)
+        out["server_cpu_ms_per_request"] = round(c["server_cpu_ticks"] * 1000 / meta.get("clk_tck", 100) / n, 3)
+        out["server_cpu_cores"] = round(c["server_cpu_ticks"] / meta.get("clk_tck", 100) / secs, 2)
+        if c.get("cpu_s"):
+            out["postgres_cpu_ms_per_request"] = round(c["cpu_s"]["postgres"] * 1000 / n, 3)
+        out["rss_hwm_mib"] = round(c["rss_hwm_kb"] / 1024, 1)
+        cpu = c.get("cpu_s")
+        if cpu and secs:
+            known = cpu["server"] + cpu["postgres"] + cpu["redis"] + cpu["wrk"]
+            out["cpu_cores"] = {
+                "server": round(cpu["server"] / secs, 2),
+                "postgres": round(cpu["postgres"] / secs, 2),
+                "redis": round(cpu["redis"] / secs, 2),
+                "wrk": round(cpu["wrk"] / secs, 2),
+                "other": round(max(cpu["machine_busy"] - known, 0) / secs, 2),
+                "machine_busy": round(cpu["machine_busy"] / secs, 2),
+            }
+    return out
+
+
+def pgbench_phase(raw: str, name: str) -> dict | None:
+    try:
+        with open(os.path.join(raw, f"pgbench-{name}.txt"), encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    tps = re.search(r"tps = ([0-9.]+) \((?:without|excluding)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    lat = []
+    for path in glob.glob(os.path.join(raw, f"pgbench-{name}.*")):
+        if path.endswith(".txt"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    lat.append(int(parts[2]) / 1000)
+    lat.sort()
+    out_cpu = None
+    c = load(os.path.join(raw, f"pgbench-{name}.counters.json"))
+    if c and "cores" in c:
+        cc = c["cores"]
+        out_cpu = {
+            "postgres": cc["postgres"],
+            "pgbench": cc["pgbench"],
+            "other": round(max(cc["machine_busy"] - cc["postgres"] - cc["pgbench"] - cc["redis"], 0), 2),
+            "machine_busy": cc["machine_busy"],
+        }
+    return {
+        "cpu_cores": out_cpu,
+        "postgres_cpu_ms_per_tx": round(out_cpu["postgres"] * 1000 / float(tps.group(1)), 3) if (out_cpu and tps) else None,
+        "throughput_tps": round(float(tps.group(1)), 1) if tps else 0.0,
+        "transactions": len(lat),
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+def criterion(dir_: str) -> dict:
+    out = {}
+    for name, _ in CRITERION:
+        est = load(os.path.join(dir_, name, "new", "estimates.json"))
+        if est:
+            out[name] = {"median_ns": round(est["median"]["point_estimate"], 1)}
+    return out
+
+
+def machine() -> dict:
+    model, mem_kb = "unknown", 0
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def fmt(v: object, digits: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--doc", required=True)
+    ap.add_argument("--criterion", required=True)
+    args = ap.parse_args()
+
+    meta = load(os.path.join(args.raw, "meta.json")) or {}
+    phases = {name: wrk_phase(args.raw, name, meta) for name, _ in PHASES}
+    ceiling = {"order": pgbench_phase(args.raw, "order"), "account": pgbench_phase(args.raw, "account")}
+    micro = criterion(args.criterion)
+    for name in ("order", "account"):
+        p, c = phases.get(name), ceiling.get(name)
+        if p and c and c["throughput_tps"]:
+            p["ratio_vs_pgbench"] = round(p["throughput_rps"] / c["throughput_tps"], 3)
+
+    def get(phase: str, key: str) -> float | None:
+        p = phases.get(phase)
+        return None if p is None else p.get(key)
+
+    storm_rise = None
+    if get("order", "p99_ms") and get("order_storm", "p99_ms") is not None:
+        storm_rise = round((get("order_storm", "p99_ms") / get("order", "p99_ms") - 1) * 100, 1)
+    rss_mib = round(meta.get("rss_hwm_kb", 0) / 1024, 1)
+    total_errors = sum(p["errors"] for p in phases.values() if p)
+
+    def target(name: str, measured: object, ok: bool | None, goal: str) -> dict:
+        return {"target": name, "goal": goal, "measured": measured, "pass": ok}
+
+    def ge(v: float | None, t: float) -> bool | None:
+        return None if v is None else v >= t
+
+    def le(v: float | None, t: float) -> bool | None:
+        return None if v is None else v <= t
+
+    targets = [
+        target("order placement throughput", get("order", "ratio_vs_pgbench"), ge(get("order", "ratio_vs_pgbench"), 0.75),
+               "≥ 75 % of the pgbench ceiling"),
+        target("order placement p99", get("order", "p99_ms"), le(get("order", "p99_ms"), 25), "≤ 25 ms"),
+        target("account read throughput", get("account", "ratio_vs_pgbench"), ge(get("account", "ratio_vs_pgbench"), 0.5),
+               "≥ 50 % of the pgbench PK read"),
+        target("account read p99", get("account", "p99_ms"), le(get("account", "p99_ms"), 10), "≤ 10 ms"),
+        target("cached quote throughput", get("quote", "throughput_rps"), ge(get("quote", "throughput_rps"), 25000),
+               "≥ 25,000 req/s"),
+        target("cached quote p99", get("quote", "p99_ms"), le(get("quote", "p99_ms"), 5), "≤ 5 ms"),
+        target("order p99 rise during login storm (%)", storm_rise, le(storm_rise, 25), "≤ +25 %"),
+        target("server peak RSS (MiB, VmHWM)", rss_mib, le(rss_mib, 150), "≤ 150 MB"),
+        target("ready after spawn (ms)", meta.get("ready_ms"), le(meta.get("ready_ms"), 1000), "≤ 1 s"),
+        target("non-2xx and socket errors, all phases", total_errors, total_errors == 0, "0"),
+        target("make bench wall time (s)", meta.get("total_s"), le(meta.get("total_s"), 600), "< 10 min"),
+    ]
+
+    results = {
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "setup": meta,
+        "phases": phases,
+        "pgbench": ceiling,
+        "criterion": micro,
+        "targets": targets,
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+
+    # ------------------------------------------------------------ markdown
+    m = results["machine"]
+    lines = [
+        f"Run of {results['generated_at']} on {m['nproc']} × {m['cpu_model']}, {m['ram_gib']} GiB RAM "
+        f"(Linux {m['kernel']}); PostgreSQL {meta.get('postgres', '?')}, Redis {meta.get('redis', '?')}, "
+        f"wrk {meta.get('wrk', '?')}. {meta.get('users', '?')} seeded users; {meta.get('connections', '?')} "
+        f"connections ({meta.get('wrk_threads', '?')} wrk threads); {meta.get('warmup_s', '?')} s warm-up + "
+        f"{meta.get('duration_s', '?')} s measured per phase; server log filter `{meta.get('log_filter', '?')}`.",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | errors | vs pgbench | PG xacts/req | Redis cmds/req | server CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in PHASES:
+        p = phases.get(name)
+        if not p:
+            lines.append(f"| {label} | — | — | — | — | — | — | — | — |")
+            continue
+        ratio = p.get("ratio_vs_pgbench")
+        lines.append(
+            f"| {label} | {fmt(p['throughput_rps'])} | {fmt(p['p50_ms'], 2)} | {fmt(p['p99_ms'], 2)} | {p['errors']} | "
+            f"{'—' if ratio is None else f'{ratio * 100:.0f} %'} | {fmt(p.get('pg_xacts_per_request'), 2)} | "
+            f"{fmt(p.get('redis_cmds_per_request'), 2)} | {fmt(p.get('server_cpu_ms_per_request'), 3)} |"
+        )
+    lines += [
+        "",
+        f"Where the {m['nproc']} cores went during each measured run (cores busy on average; `other` is every "
+        "other process on the machine, e.g. concurrent builds):",
+        "",
+        "| endpoint | server | PostgreSQL (bench db) | Redis | wrk | other | machine busy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in PHASES:
+        cc = (phases.get(name) or {}).get("cpu_cores")
+        if cc:
+            lines.append(
+                f"| {label} | {cc['server']:.2f} | {cc['postgres']:.2f} | {cc['redis']:.2f} | {cc['wrk']:.2f} | "
+                f"{cc['other']:.2f} | {cc['machine_busy']:.2f} |"
+            )
+    lines += [
+        "",
+        "| pgbench ceiling (32 clients, prepared, TCP; server stopped) | tps | p50 ms | p99 ms | failed "
+        "| PG CPU ms/tx | cores: PostgreSQL / pgbench / other |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in [("order", "order placement transaction"), ("account", "account primary-key read")]:
+        c = ceiling.get(name)
+        if c:
+            cc = c.get("cpu_cores") or {}
+            cores = f"{cc['postgres']:.2f} / {cc['pgbench']:.2f} / {cc['other']:.2f}" if cc else "—"
+            lines.append(
+                f"| {label} | {fmt(c['throughput_tps'])} | {fmt(c['p50_ms'], 2)} | {fmt(c['p99_ms'], 2)} | "
+                f"{c['failed']} | {fmt(c.get('postgres_cpu_ms_per_tx'), 3)} | {cores} |"
+            )
+    o = phases.get("order") or {}
+    a = phases.get("account") or {}
+    lines.append("")
+    lines.append(
+        f"PostgreSQL CPU per request in the app runs: order {fmt(o.get('postgres_cpu_ms_per_request'), 3)} ms, "
+        f"account read {fmt(a.get('postgres_cpu_ms_per_request'), 3)} ms."
+    )
+    lines += [
+        "",
+        f"Server: ready {fmt(meta.get('ready_ms'))} ms after spawn (migrations already applied); RSS idle "
+        f"{fmt(round(meta.get('rss_idle_kb', 0) / 1024, 1))} MiB, after seeding {fmt(round(meta.get('rss_seeded_kb', 0) / 1024, 1))} "
+        f"MiB, peak (VmHWM) {fmt(rss_mib)} MiB; "
+        f"{fmt(meta.get('server_threads'))} threads. Market-data stub calls (cache misses): {fmt(meta.get('stub_calls'))}. "
+        f"Load average at start: {meta.get('loadavg_at_start', '?')}.",
+        "",
+        "| Criterion micro-benchmark | median |",
+        "|---|---:|",
+    ]
+    for name, label in CRITERION:
+        c = micro.get(name)
+        median = "—" if not c else f"{c['median_ns'] / 1000:,.2f} µs"
+        lines.append(f"| {label} | {median} |")
+    lines += ["", "| target | goal | measured | result |", "|---|---|---:|---|"]
+    for t in targets:
+        verdict = "n/a" if t["pass"] is None else ("**pass**" if t["pass"] else "**MISS**")
+        measured = t["measured"]
+        if t["target"].endswith("throughput") and isinstance(measured, float) and measured < 10:
+            measured = f"{measured * 100:.0f} %"
+        lines.append(f"| {t['target']} | {t['goal']} | {fmt(measured)} | {verdict} |")
+    section = "\n".join(lines)
+
+    print()
+    print(section)
+    print()
+
+    try:
+        with open(args.doc, encoding="utf-8") as f:
+            doc = f.read()
+    except OSError:
+        doc = f"# Benchmarks\n\nGenerated by `make bench`.\n\n{BEGIN}\n{END}\n"
+    if BEGIN in doc and END in doc:
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        doc = f"{head}{BEGIN}\n{section}\n{END}{tail}"
+    else:
+        doc = f"{doc.rstrip()}\n\n{BEGIN}\n{section}\n{END}\n"
+    with open(args.doc, "w", encoding="utf-8") as f:
+        f.write(doc)
+    if any(p is None for p in phases.values()):
+        sys.exit("report: some phases have no results (see target/bench/raw)")
+
+
+if __name__ == "__main__":
+    main()
