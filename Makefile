@@ -7,6 +7,8 @@
 #   make validate-deploy    validate deploy/ offline (and prove it rejects broken copies)
 #   make swagger-ui-check   render /api-docs in headless Chromium against a demo-mode server
 #   make openapi    regenerate docs/openapi.json from the code
+#   make test-contract      fuzz the served OpenAPI document with schemathesis (debug server on PostgreSQL + Redis)
+#   make bench      load benchmark of the release server on PostgreSQL + Redis vs a pgbench ceiling, plus micro-benchmarks
 #
 # Every recipe runs in bash with -e -u -o pipefail, so a failing command in a pipeline fails the target.
 
@@ -20,7 +22,7 @@ SERVICES := bash scripts/test-services.sh
 SERVICES_ENV := target/services/env
 TEST_LOG := target/test-output.log
 
-.PHONY: help run test lint services services-stop migrate validate-deploy swagger-ui-check openapi
+.PHONY: help run test lint services services-stop migrate validate-deploy swagger-ui-check openapi bench test-contract
 
 help: ## list the targets
 	@echo "Brokerage make targets:"
@@ -87,3 +89,14 @@ swagger-ui-check: ## load /api-docs in headless Chromium (installs Debian's chro
 
 openapi: ## regenerate docs/openapi.json from the handlers' annotations
 	UPDATE_OPENAPI=1 $(CARGO) test -p brokerage-http --lib openapi_checked_in_document_is_up_to_date
+
+bench: ## load benchmark (release build, throwaway PostgreSQL + Redis, wrk, pgbench ceiling, criterion); writes target/bench/results.json and docs/benchmarks.md
+	bash scripts/bench/run.sh
+
+test-contract: ## contract fuzzing: schemathesis (pinned, in target/venv-schemathesis) against a debug server, 0 failures
+	bash scripts/contract-fuzz.sh
+
+.PHONY: test-reliability
+test-reliability: ## reliability suites (scripts/reliability/run.sh: dependency faults, …) on the release binary and their own PostgreSQL + Redis; writes target/reliability/*.json
+	$(CARGO) build --release -p brokerage-app --bin brokerage
+	bash scripts/reliability/run.sh

@@ -5,6 +5,13 @@
 #   scripts/test-services.sh stop    stop them (only ours; nothing else is touched)
 #   scripts/test-services.sh env     print target/services/env
 #   scripts/test-services.sh status  say what is running
+#   scripts/test-services.sh pg-stop | pg-start        stop / start only PostgreSQL, keeping its data
+#   scripts/test-services.sh redis-stop | redis-start  stop / start only Redis on its recorded port
+#                                    (fault-injection suites; `start` must have run once before)
+#
+# BROKERAGE_SERVICES_DIR (default target/services; a relative path is taken from the repository root)
+# moves the whole state directory, so a second, independent pair of servers can run next to the
+# default one (scripts/reliability uses target/reliability/services with its own ports).
 #
 # Nothing here uses or touches the machine's own PostgreSQL/Redis: the servers listen on 127.0.0.1 on
 # free ports (defaults 55432/56379, overridable with BROKERAGE_PG_PORT/BROKERAGE_REDIS_PORT), keep their
@@ -16,7 +23,11 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-SERVICES_DIR="$REPO_ROOT/target/services"
+SERVICES_DIR="${BROKERAGE_SERVICES_DIR:-$REPO_ROOT/target/services}"
+case "$SERVICES_DIR" in
+/*) ;;
+*) SERVICES_DIR="$REPO_ROOT/$SERVICES_DIR" ;;
+esac
 ENV_FILE="$SERVICES_DIR/env"
 PG_BASE_FILE="$SERVICES_DIR/pg.base"      # where the cluster lives (target/services/postgres or /tmp/...)
 PG_PORT_FILE="$SERVICES_DIR/pg.port"
@@ -170,10 +181,13 @@ as_pg() {
 }
 
 repo_hash() {
+    # The default state directory keeps its historical name; another one gets its own fallback.
+    local key="$REPO_ROOT"
+    if [ "$SERVICES_DIR" != "$REPO_ROOT/target/services" ]; then key="$SERVICES_DIR"; fi
     if command -v sha256sum >/dev/null 2>&1; then
-        printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12
+        printf '%s' "$key" | sha256sum | cut -c1-12
     else
-        printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1
+        printf '%s' "$key" | cksum | cut -d' ' -f1
     fi
 }
 
@@ -446,6 +460,66 @@ cmd_stop() {
     log "stopped"
 }
 
+# pg-start: the existing cluster again, on the port it had (no initdb, data kept).
+cmd_pg_start() {
+    lock
+    local port data logfile
+    [ -f "$PG_BASE_FILE" ] && [ -f "$PG_PORT_FILE" ] || die "no recorded cluster in $SERVICES_DIR; run: $0 start"
+    find_pg_bin || die "PostgreSQL binaries not found"
+    pg_user
+    PG_BASE="$(cat "$PG_BASE_FILE")"
+    data="$(pg_data)"
+    port="$(cat "$PG_PORT_FILE")"
+    logfile="$PG_BASE/postgres.log"
+    [ -f "$data/PG_VERSION" ] || die "no cluster in $data; run: $0 start"
+    if pg_running_port >/dev/null; then
+        log "PostgreSQL already running (ours) on 127.0.0.1:$(pg_running_port)"
+    else
+        log "starting PostgreSQL again on 127.0.0.1:$port (data $data kept)"
+        as_pg "$PG_BIN/pg_ctl" start -D "$data" -l "$logfile" -w -t "$WAIT_SECONDS" -o "-p $port" >/dev/null ||
+            die "PostgreSQL did not start on port $port (see $logfile)"
+    fi
+    pg_wait_ready "$port" || die "PostgreSQL on 127.0.0.1:$port did not answer pg_isready within ${WAIT_SECONDS}s"
+}
+
+cmd_pg_stop() {
+    lock
+    pg_stop || die "could not stop PostgreSQL"
+    log "PostgreSQL stopped (data kept; $0 pg-start starts it again)"
+}
+
+# redis-start: our Redis again on its recorded port (no persistence: it starts empty).
+cmd_redis_start() {
+    lock
+    local port deadline logfile="$REDIS_DIR/redis.log"
+    [ -f "$REDIS_PORT_FILE" ] || die "no recorded Redis in $SERVICES_DIR; run: $0 start"
+    command -v redis-server >/dev/null 2>&1 || die "redis-server not found"
+    port="$(cat "$REDIS_PORT_FILE")"
+    if redis_running_port >/dev/null; then
+        log "Redis already running (ours) on 127.0.0.1:$port"
+        return 0
+    fi
+    port_in_use "$port" && die "port $port is taken by something else; cannot start Redis there"
+    mkdir -p "$REDIS_DIR"
+    rm -f "$REDIS_PIDFILE"
+    log "starting Redis again on 127.0.0.1:$port"
+    redis-server --daemonize yes --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$logfile" </dev/null >/dev/null 2>&1 9>&- ||
+        log "redis-server exited with an error"
+    deadline=$((SECONDS + WAIT_SECONDS))
+    until redis_running_port >/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || die "Redis did not start on port $port (see $logfile)"
+        sleep 0.1
+    done
+    redis_ping "$port" || die "Redis on 127.0.0.1:$port does not answer PING"
+}
+
+cmd_redis_stop() {
+    lock
+    redis_stop || die "could not stop Redis"
+    log "Redis stopped ($0 redis-start starts it again on the same port)"
+}
+
 cmd_env() {
     [ -f "$ENV_FILE" ] || die "$ENV_FILE does not exist; run: $0 start"
     cat "$ENV_FILE"
@@ -476,8 +550,12 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 env) cmd_env ;;
 status) cmd_status ;;
+pg-start) cmd_pg_start ;;
+pg-stop) cmd_pg_stop ;;
+redis-start) cmd_redis_start ;;
+redis-stop) cmd_redis_stop ;;
 *)
-    echo "usage: $0 start|stop|env|status" >&2
+    echo "usage: $0 start|stop|env|status|pg-stop|pg-start|redis-stop|redis-start" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,6 @@
 //! Start-up for the `brokerage` binary: settings, telemetry, wiring of adapters, commands.
 
+mod asset_cache;
 pub mod commands;
 mod execution_engine;
 mod market_data;

@@ -49,6 +49,7 @@ breaker_cooldown_secs = 30
 calls_per_minute = 5
 cache_ttl_seconds = 60
 stale_ttl_seconds = 86400
+asset_cache_ms = 1000
 key_prefix = "marketdata:"
 
 [trading]
@@ -273,6 +274,9 @@ pub struct MarketDataSettings {
     pub cache_ttl_seconds: u64,
     /// How long the last known quote is kept, to be served `stale` while the provider fails.
     pub stale_ttl_seconds: u64,
+    /// How long an instance trusts its in-process copy of an asset (halts set on another
+    /// instance apply here within this time; 0 turns the cache off).
+    pub asset_cache_ms: u64,
     /// Prefix of the quote cache's and call budget's Redis keys.
     pub key_prefix: String,
 }

@@ -159,6 +159,11 @@ impl Application {
                     "REDIS_URL is required when DATABASE_URL is set (sessions are shared by every instance)"
                 ),
             };
+        stores.assets = Arc::new(crate::asset_cache::CachedAssets::new(
+            stores.assets,
+            clock.clone(),
+            Duration::from_millis(settings.market_data.asset_cache_ms),
+        ));
         // The asset list, then (for a real provider) the Redis quote cache and the breaker.
         let market = crate::market_data::build(&settings, redis_pool.as_ref(), clock.clone(), stores.assets.clone())?;
         stores.health.extend(market.health);

@@ -29,9 +29,26 @@ pub(crate) fn query(e: DieselError, context: &'static str) -> InfraError {
         e,
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)
             | DieselError::BrokenTransactionManager
-    );
+    ) || server_going_away(&e);
     let cause = anyhow::Error::new(e).context(context);
     if unavailable { InfraError::Unavailable(cause) } else { InfraError::Unknown(cause) }
+}
+
+/// The server ends or refuses the session (restart, failover, shutdown, full): retry later.
+/// diesel-async maps these SQLSTATEs (57P01 admin_shutdown, 57P02 crash_shutdown,
+/// 57P03 cannot_connect_now, 53300 too_many_connections) to `Unknown` and keeps no code, so
+/// they are recognised by PostgreSQL's (English, `lc_messages`) message.
+fn server_going_away(e: &DieselError) -> bool {
+    const MESSAGES: [&str; 6] = [
+        "terminating connection due to administrator command",
+        "terminating connection because of crash of another server process",
+        "terminating connection due to conflict with recovery",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "sorry, too many clients already",
+    ];
+    matches!(e, DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+        if MESSAGES.iter().any(|m| info.message().starts_with(m)))
 }
 
 /// Whether `e` is a unique violation of `constraint`.

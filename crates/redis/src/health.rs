@@ -1,6 +1,11 @@
 use crate::pool::RedisPool;
 use async_trait::async_trait;
 use brokerage_domain::HealthCheck;
+use std::time::Duration;
+
+/// A readiness probe must answer fast even when Redis hangs (docs/operations.md: "every
+/// dependency answers within 2 s"); the pool's own wait may be configured longer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Readiness: Redis answers `PING`.
 #[derive(Clone)]
@@ -21,8 +26,11 @@ impl HealthCheck for RedisHealth {
     }
 
     async fn check(&self) -> Result<(), String> {
-        let mut conn = self.pool.get().await.map_err(|_| "no connection".to_owned())?;
-        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut *conn).await;
-        pong.map(|_| ()).map_err(|e| format!("ping failed: {}", e.category()))
+        let probe = async {
+            let mut conn = self.pool.get().await.map_err(|_| "no connection".to_owned())?;
+            let pong: Result<String, _> = redis::cmd("PING").query_async(&mut *conn).await;
+            pong.map(|_| ()).map_err(|e| format!("ping failed: {}", e.category()))
+        };
+        tokio::time::timeout(CHECK_TIMEOUT, probe).await.unwrap_or_else(|_| Err("timed out".to_owned()))
     }
 }
