@@ -28,31 +28,6 @@ BINARY = os.environ.get("BROKERAGE_BIN", os.path.join(REPO, "target", "release",
 PASSWORD = "reliability-Suite-pw-2026"
 
 
-def call(base: str, method: str, path: str, body: object = None, token: str | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 30.0) -> tuple[int, object, bytes]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    req = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout, OSError):
-        return 0, None, b""
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    return status, parsed, raw
-
-
 def call_with_headers(base: str, method: str, path: str, body: object = None, token: str | None = None,
                       headers: dict[str, str] | None = None,
                       timeout: float = 30.0) -> tuple[int, object, bytes, dict[str, str]]:
@@ -79,6 +54,13 @@ def call_with_headers(base: str, method: str, path: str, body: object = None, to
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, parsed, raw, {k.lower(): v for k, v in got.items()}
+
+
+def call(base: str, method: str, path: str, body: object = None, token: str | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 30.0) -> tuple[int, object, bytes]:
+    """One request: (status, parsed body, raw body); status 0 when there was no answer."""
+    status, parsed, raw, _ = call_with_headers(base, method, path, body, token, headers, timeout)
+    return status, parsed, raw
 
 
 def free_port() -> int:

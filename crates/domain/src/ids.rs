@@ -56,3 +56,11 @@ id_type!(
     /// An API key (the record; its public `key_id` is a separate random string).
     ApiKeyId
 );
+id_type!(
+    /// A registered webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// One event to be delivered to one endpoint (its attempts share the id).
+    DeliveryId
+);

@@ -270,8 +270,7 @@ pub fn execute(order: Order, account: Account, position: Position, tick: &Tick) 
 mod tests {
     use super::*;
     use crate::ids::{AccountId, UserId};
-    use crate::market::Symbol;
-    use crate::orders::models::tests::{d, order};
+    use crate::orders::models::tests::{d, order, quote};
     use crate::orders::{EventKind, OrderType};
     use uuid::Uuid;
 
@@ -283,16 +282,7 @@ mod tests {
 
     fn tick(bid: &str, ask: &str, fees: FeeSchedule) -> Tick {
         Tick {
-            quote: Some(Quote {
-                symbol: Symbol::parse("AAPL").expect("valid"),
-                price: Price::new(d(bid)).expect("valid"),
-                bid: Price::new(d(bid)).expect("valid"),
-                ask: Price::new(d(ask)).expect("valid"),
-                as_of: Utc::now(),
-                source: "test",
-                stale: false,
-                max_age: None,
-            }),
+            quote: Some(quote(bid, ask)),
             at: Utc::now(),
             expire: false,
             fees,

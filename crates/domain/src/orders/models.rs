@@ -270,6 +270,20 @@ pub(crate) mod tests {
         Decimal::from_str(s).expect("decimal literal")
     }
 
+    /// A fresh AAPL quote with this bid and ask (the last price at the bid).
+    pub(crate) fn quote(bid: &str, ask: &str) -> crate::market::Quote {
+        crate::market::Quote {
+            symbol: Symbol::parse("AAPL").expect("valid"),
+            price: Price::new(d(bid)).expect("valid"),
+            bid: Price::new(d(bid)).expect("valid"),
+            ask: Price::new(d(ask)).expect("valid"),
+            as_of: Utc::now(),
+            source: "test",
+            stale: false,
+            max_age: None,
+        }
+    }
+
     pub(crate) fn order(side: Side, qty: &str) -> Order {
         let mut o = Order::submitted(
             OrderId::from_uuid(Uuid::now_v7()),

@@ -84,21 +84,7 @@ pub fn buy_hold(
 mod tests {
     use super::*;
     use crate::market::Symbol;
-    use crate::orders::models::tests::d;
-    use chrono::Utc;
-
-    fn quote(bid: &str, ask: &str) -> Quote {
-        Quote {
-            symbol: Symbol::parse("AAPL").expect("valid"),
-            price: Price::new(d(bid)).expect("valid"),
-            bid: Price::new(d(bid)).expect("valid"),
-            ask: Price::new(d(ask)).expect("valid"),
-            as_of: Utc::now(),
-            source: "test",
-            stale: false,
-            max_age: None,
-        }
-    }
+    use crate::orders::models::tests::{d, quote};
 
     fn spec(side: Side, order_type: OrderType, tif: TimeInForce, limit: Option<&str>) -> OrderSpec {
         OrderSpec {

@@ -101,21 +101,8 @@ pub fn evaluate(order: &Order, quote: &Quote, now: DateTime<Utc>) -> Evaluation 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::Symbol;
-    use crate::orders::models::tests::{d, order};
+    use crate::orders::models::tests::{d, order, quote};
 
-    fn quote(bid: &str, ask: &str) -> Quote {
-        Quote {
-            symbol: Symbol::parse("AAPL").expect("valid"),
-            price: Price::new(d(bid)).expect("valid"),
-            bid: Price::new(d(bid)).expect("valid"),
-            ask: Price::new(d(ask)).expect("valid"),
-            as_of: Utc::now(),
-            source: "test",
-            stale: false,
-            max_age: None,
-        }
-    }
     fn p(s: &str) -> Price {
         Price::new(d(s)).expect("valid")
     }

@@ -1,48 +1,10 @@
 use crate::ids::AccountId;
 use crate::orders::EventKind;
 use chrono::{DateTime, Utc};
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
-use uuid::Uuid;
 
-macro_rules! webhook_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            pub const fn from_uuid(id: Uuid) -> Self {
-                Self(id)
-            }
-            pub const fn as_uuid(&self) -> &Uuid {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl From<$name> for Uuid {
-            fn from(id: $name) -> Uuid {
-                id.0
-            }
-        }
-    };
-}
-
-webhook_id!(
-    /// A registered webhook endpoint.
-    WebhookId
-);
-webhook_id!(
-    /// One event to be delivered to one endpoint (its attempts share the id).
-    DeliveryId
-);
+pub use crate::ids::{DeliveryId, WebhookId};
 
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
