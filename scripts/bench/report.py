@@ -31,6 +31,8 @@ CRITERION = [
     ("jwt_issue", "JWT issue (JwtIssuer::issue)"),
     ("order_parse_and_submit", "OrderSpec::parse + Order::submitted"),
     ("settlement_reserve_fill", "settlement::reserve + settlement::fill"),
+    ("trigger_evaluate", "triggers::evaluate (fill decision, trailing stop)"),
+    ("ledger_postings", "ledger::postings + is_balanced (a fill's journal entry)"),
 ]
 
 

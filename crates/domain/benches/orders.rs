@@ -1,13 +1,16 @@
 //! Criterion micro-benchmarks of the pure order hot paths: request validation and order
 //! construction (`OrderSpec::parse` + `Order::submitted`), and settlement (`reserve` + `fill`)
 //! on in-memory rows, the work `OrderStore::place` does between its `SELECT … FOR UPDATE`s
-//! and its writes. Run by `make bench` (scripts/bench/run.sh) with a short measurement time.
+//! and its writes; the execution engine's fill decision (`triggers::evaluate`) and a fill's
+//! ledger posting (`ledger::postings`). Run by `make bench` (scripts/bench/run.sh) with a short measurement time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use brokerage_domain::accounts::Account;
-use brokerage_domain::market::Symbol;
+use brokerage_domain::accounts::{Account, Activity, ActivityKind, TradeDetails};
+use brokerage_domain::ledger;
+use brokerage_domain::market::{Quote, Symbol};
 use brokerage_domain::orders::settlement::{self, Fill};
+use brokerage_domain::orders::triggers;
 use brokerage_domain::orders::{Order, OrderInput, OrderSpec, OrderType, Side, Size, TimeInForce};
 use brokerage_domain::positions::Position;
 use brokerage_domain::{AccountId, ActivityId, Money, OrderId, Price, Quantity, UserId};
@@ -106,5 +109,60 @@ fn settlement_fill(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse_and_build, settlement_fill);
+/// The execution engine's decision for one resting order at one quote (a trailing stop: the
+/// costliest rule, it moves its mark), and the journal entry of a fill (ledger posting).
+fn fill_decision_and_ledger_posting(c: &mut Criterion) {
+    let now = Utc::now();
+    let account_id = AccountId::from_uuid(Uuid::now_v7());
+    let price = |cents: i64| Price::new(Decimal::new(cents, 2)).expect("price");
+    let mut order = Order::submitted(
+        OrderId::from_uuid(Uuid::now_v7()),
+        account_id,
+        Symbol::parse("AAPL").expect("symbol"),
+        Side::Sell,
+        OrderType::TrailingStop,
+        TimeInForce::Gtc,
+        Quantity::new(Decimal::new(10, 0)).expect("qty"),
+        now,
+    );
+    order.trail_percent = Some(Decimal::new(5, 0));
+    order.hwm = Some(price(20_000));
+    let quote = Quote {
+        symbol: order.symbol.clone(),
+        price: price(20_100),
+        bid: price(20_100),
+        ask: price(20_102),
+        as_of: now,
+        source: "bench",
+        stale: false,
+        max_age: None,
+    };
+    c.bench_function("trigger_evaluate", |b| b.iter(|| triggers::evaluate(black_box(&order), black_box(&quote), now)));
+
+    let activity = Activity {
+        id: ActivityId::from_uuid(Uuid::now_v7()),
+        account_id,
+        kind: ActivityKind::Fill,
+        amount: Money::new(Decimal::new(-219_500, 2)).expect("money"),
+        trade: Some(TradeDetails {
+            order_id: order.id,
+            symbol: order.symbol.clone(),
+            side: Side::Buy,
+            qty: Quantity::new(Decimal::new(10, 0)).expect("qty"),
+            price: price(21_950),
+            realized_pl: None,
+        }),
+        created_at: now,
+        request_key: None,
+    };
+    c.bench_function("ledger_postings", |b| {
+        b.iter(|| {
+            let lines = ledger::postings(black_box(&activity));
+            assert!(ledger::is_balanced(&lines));
+            lines
+        })
+    });
+}
+
+criterion_group!(benches, parse_and_build, settlement_fill, fill_decision_and_ledger_posting);
 criterion_main!(benches);

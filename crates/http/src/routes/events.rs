@@ -24,16 +24,31 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .map_err(|_| ApiError::invalid_field("Last-Event-ID", "must be the id of an event (a non-negative integer)"))
 }
 
+/// One Server-Sent Event as it arrives: its `event:`, `id:` and `data:` lines (the schema each
+/// event of the stream follows, as SSE-aware clients and contract tests parse it).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: frames are written as text
+struct TradeEventFrame {
+    /// `new`, `fill`, `partial_fill`, `canceled`, `expired`, `replaced` or `rejected`.
+    #[schema(example = "fill")]
+    event: String,
+    /// The account's monotonic event cursor (send it back as `Last-Event-ID` to resume).
+    #[schema(example = "42")]
+    id: String,
+    /// JSON: `{"event", "seq", "order", "fill"?: {"qty", "price"}, "at"}`.
+    data: String,
+}
+
 #[utoipa::path(
     get, path = "/api/v1/events", operation_id = "stream_trade_events", tag = "orders",
-    params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event: every later event is sent \
+    params(("Last-Event-ID" = Option<u64>, Header, nullable = false, minimum = 0, description = "Resume after this event: every later event is sent \
         first, none twice. Without it the stream starts with live events (history is in `GET /orders`)")),
     responses(
         (status = 200, description = "`text/event-stream` of the caller's trade updates, until the client leaves or the \
             server stops. Each event: `event: new|fill|partial_fill|canceled|expired|replaced|rejected`, `id: <seq>` \
             (the account's monotonic cursor) and `data: {\"event\", \"seq\", \"order\", \"fill\"?: {\"qty\", \"price\"}, \"at\"}` \
             (`order` as `GET /orders/{id}` answers). A `: keep-alive` comment line comes after 15 s without events",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = TradeEventFrame),
         (status = 400, description = "`validation_error`: `Last-Event-ID` is not an event id", body = crate::openapi::ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = [])),
