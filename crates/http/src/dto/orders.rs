@@ -49,6 +49,11 @@ pub struct OrderRequest {
     pub client_order_id: Option<String>,
 }
 
+/// A `time_in_force` as sent, read by both the order and the replace request.
+fn time_in_force(raw: String) -> Result<TimeInForce, &'static str> {
+    TimeInForce::parse(&raw).ok_or("must be one of: day, gtc, ioc, fok")
+}
+
 impl OrderRequest {
     pub fn try_into_domain(self) -> Result<OrderInput, ApiError> {
         let mut errors = FieldErrors::validate(&self);
@@ -58,9 +63,7 @@ impl OrderRequest {
             OrderType::parse(&self.order_type).ok_or("must be one of: market, limit, stop, stop_limit, trailing_stop"),
         );
         let time_in_force = errors
-            .check_opt("time_in_force", self.time_in_force, |raw| {
-                TimeInForce::parse(&raw).ok_or("must be one of: day, gtc, ioc, fok")
-            })
+            .check_opt("time_in_force", self.time_in_force, time_in_force)
             .map(|tif| tif.unwrap_or(TimeInForce::Day));
         let qty = errors.decimal("qty", self.qty);
         let notional = errors.decimal("notional", self.notional);
@@ -109,9 +112,7 @@ pub struct ReplaceOrderRequest {
 impl ReplaceOrderRequest {
     pub fn try_into_domain(self) -> Result<ReplaceInput, ApiError> {
         let mut errors = FieldErrors::validate(&self);
-        let time_in_force = errors.check_opt("time_in_force", self.time_in_force, |raw| {
-            TimeInForce::parse(&raw).ok_or("must be one of: day, gtc, ioc, fok")
-        });
+        let time_in_force = errors.check_opt("time_in_force", self.time_in_force, time_in_force);
         let qty = errors.decimal("qty", self.qty);
         let limit_price = errors.decimal("limit_price", self.limit_price);
         let stop_price = errors.decimal("stop_price", self.stop_price);
