@@ -60,7 +60,7 @@ impl RedisIdempotency {
         Self { pool }
     }
 
-    async fn conn(&self) -> Result<bb8::PooledConnection<'_, bb8_redis::RedisConnectionManager>, InfraError> {
+    async fn conn(&self) -> Result<bb8::PooledConnection<'_, crate::RedisManager>, InfraError> {
         self.pool.get().await.map_err(|e| InfraError::Unavailable(anyhow::anyhow!("redis pool: {e}")))
     }
 }

@@ -9,12 +9,14 @@ mod nonces;
 mod pool;
 mod quote_cache;
 mod rate_limit;
+mod session_cache;
 mod sessions;
 
 pub use health::RedisHealth;
 pub use idempotency::RedisIdempotency;
 pub use nonces::RedisNonces;
-pub use pool::{RedisConfig, RedisPool, connect};
+pub use pool::{RedisConfig, RedisManager, RedisPool, TrackedConnection, connect};
 pub use quote_cache::{QuoteCacheConfig, RedisQuoteCache};
 pub use rate_limit::RedisRateLimiter;
-pub use sessions::RedisSessions;
+pub use session_cache::CachedSessions;
+pub use sessions::{REVOCATIONS, RedisSessions};

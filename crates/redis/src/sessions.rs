@@ -4,6 +4,9 @@
 //! - `sess:{u}:<sid>`: hash with the current refresh digest; expires at the session's absolute end
 //! - `sess:{u}:<sid>:spent`: set of refresh digests already used (to detect reuse)
 //! - `sess:{u}`: set of the user's session ids (to end them all)
+//!
+//! Every revocation is also published on [`REVOCATIONS`], in the same atomic step, for the
+//! in-process session caches of every instance (`session_cache.rs`).
 
 use crate::errors::redis_error;
 use crate::pool::RedisPool;
@@ -31,6 +34,7 @@ end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('SREM', KEYS[3], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
   return 'reused'
 end
 return 'unknown'
@@ -42,8 +46,18 @@ for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   redis.call('DEL', prefix .. sid, prefix .. sid .. ':spent')
 end
 redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 ";
+
+/// The pub/sub channel of revocations: messages are `<user>` (every session of the user) or
+/// `<user>:<session>` (ids in simple form).
+pub const REVOCATIONS: &str = "sess:revoked";
+
+/// The revocation message for one session.
+pub(crate) fn revoked_session(user: UserId, session: SessionId) -> String {
+    format!("{}:{}", user.as_uuid().simple(), session.as_uuid().simple())
+}
 
 #[derive(Clone)]
 pub struct RedisSessions {
@@ -55,7 +69,7 @@ impl RedisSessions {
         Self { pool }
     }
 
-    async fn conn(&self) -> Result<bb8::PooledConnection<'_, bb8_redis::RedisConnectionManager>, InfraError> {
+    async fn conn(&self) -> Result<bb8::PooledConnection<'_, crate::RedisManager>, InfraError> {
         self.pool.get().await.map_err(|e| InfraError::Unavailable(anyhow::anyhow!("redis pool: {e}")))
     }
 }
@@ -103,6 +117,8 @@ impl SessionStore for RedisSessions {
             .arg(presented)
             .arg(next)
             .arg(session.as_uuid().simple().to_string())
+            .arg(REVOCATIONS)
+            .arg(revoked_session(user, session))
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| redis_error(e, "rotate session"))?;
@@ -133,6 +149,8 @@ impl SessionStore for RedisSessions {
             .ignore()
             .srem(user_tag(user), session.as_uuid().simple().to_string())
             .ignore()
+            .publish(REVOCATIONS, revoked_session(user, session))
+            .ignore()
             .query_async(&mut *conn)
             .await
             .map_err(|e| redis_error(e, "revoke session"))?;
@@ -146,6 +164,8 @@ impl SessionStore for RedisSessions {
         let _: i64 = Script::new(REVOKE_ALL)
             .key(&tag)
             .arg(format!("{tag}:"))
+            .arg(REVOCATIONS)
+            .arg(user.as_uuid().simple().to_string())
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| redis_error(e, "revoke sessions"))?;

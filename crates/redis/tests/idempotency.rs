@@ -132,7 +132,7 @@ async fn redis_answers_expire_after_their_ttl() {
 
 #[tokio::test]
 async fn redis_an_unreachable_redis_is_unavailable() {
-    let manager = bb8_redis::RedisConnectionManager::new("redis://127.0.0.1:1/").expect("valid url");
+    let manager = brokerage_redis::RedisManager::new("redis://127.0.0.1:1/").expect("valid url");
     let pool = bb8::Pool::builder().connection_timeout(Duration::from_millis(200)).build_unchecked(manager);
     let err =
         RedisIdempotency::new(pool).begin(&scope("POST /x", "k"), &FP, attempt(), LOCK).await.expect_err("no Redis");

@@ -306,7 +306,7 @@ async fn an_unreadable_entry_is_a_miss() {
 async fn with_redis_unreachable_quotes_still_flow_uncached() {
     let pool = bb8::Pool::builder()
         .connection_timeout(Duration::from_millis(200))
-        .build_unchecked(bb8_redis::RedisConnectionManager::new("redis://127.0.0.1:1/").unwrap());
+        .build_unchecked(brokerage_redis::RedisManager::new("redis://127.0.0.1:1/").unwrap());
     let upstream = Upstream::new(Mode::Price(7_700), Duration::ZERO);
     let cache = RedisQuoteCache::new(pool, upstream.clone(), ManualClock::new(), config(&unique_prefix()));
     assert_eq!(cache.quote(&aapl()).await.unwrap().price, cents(7_700));

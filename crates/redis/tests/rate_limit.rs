@@ -53,7 +53,7 @@ async fn concurrent_checks_never_let_more_than_the_limit_through() {
 
 #[tokio::test]
 async fn an_unreachable_redis_is_unavailable_not_a_panic() {
-    let manager = bb8_redis::RedisConnectionManager::new("redis://127.0.0.1:1/").expect("valid url");
+    let manager = brokerage_redis::RedisManager::new("redis://127.0.0.1:1/").expect("valid url");
     let pool = bb8::Pool::builder().connection_timeout(Duration::from_millis(200)).build_unchecked(manager);
     let limiter = RedisRateLimiter::new(pool);
     let err = limiter.check("k", 1, Duration::from_secs(1)).await.expect_err("no Redis");
