@@ -1,21 +1,53 @@
 -- The ceiling for POST /api/v1/orders: the statements OrderStore::place (crates/postgres/src/orders.rs)
--- sends for a resting limit buy, in one transaction, for a random seeded account:
--- lock_account (accounts.rs), lock_position (positions.rs; none exists for a resting buy, so nothing
--- is written back to positions), INSERT … RETURNING the order, save_balances (accounts.rs).
+-- sends for a resting limit buy, in one transaction, for a random seeded account, in as many round
+-- trips (4) as the app: BEGIN; lock_book (booking.rs: the account FOR UPDATE, the position FOR UPDATE);
+-- write (booking.rs, statements.rs: the order upsert … RETURNING, the balances and event counter,
+-- the `new` trade event, pipelined); COMMIT. The statement texts are the app's (captured with
+-- log_statement = 'all'); only the grouping differs: pgbench cannot use a \gset value inside the
+-- pipeline it came from, so the position lock travels with the writes instead of with the account
+-- lock (for a resting buy no position exists and nothing reads it). The app makes the order id
+-- (UUID v7) itself; here it is md5(account, event seq) as a uuid, unique in the same way.
 -- bench_ids(n, id) numbers the seeded accounts 1..:naccounts (made by scripts/bench/run.sh).
 \set n random(1, :naccounts)
 BEGIN;
-SELECT accounts.id AS acct, accounts.user_id, accounts.currency, accounts.cash, accounts.held, accounts.status, accounts.created_at
-  FROM accounts WHERE accounts.id = (SELECT id FROM bench_ids WHERE n = :n) FOR UPDATE \gset
-SELECT positions.account_id, positions.symbol, positions.qty, positions.held, positions.cost_basis, positions.updated_at
-  FROM positions WHERE positions.account_id = :acct AND positions.symbol = 'AAPL' FOR UPDATE;
+SELECT "accounts"."id" AS acct, "accounts"."user_id", "accounts"."currency", "accounts"."cash", "accounts"."held",
+       "accounts"."status", "accounts"."created_at", "accounts"."event_seq"
+  FROM "accounts" WHERE ("accounts"."id" = (SELECT id FROM bench_ids WHERE n = :n)) LIMIT 1 FOR UPDATE \gset
+\set es :event_seq + 1
+\startpipeline
+SELECT "positions"."account_id", "positions"."symbol", "positions"."qty", "positions"."held", "positions"."cost_basis",
+       "positions"."updated_at", "positions"."lot_qty", "positions"."lot_cost"
+  FROM "positions" WHERE (("positions"."account_id" = :acct) AND ("positions"."symbol" = 'AAPL')) LIMIT 1 FOR UPDATE;
 INSERT INTO orders (id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional,
-                    limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash,
-                    created_at, updated_at, submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces)
-  VALUES (gen_random_uuid(), :acct, NULL, 'AAPL', 'buy', 'limit', 'gtc', 1, NULL, 1.00, NULL, NULL, 'new', 0, NULL,
-          1.0000, now(), now(), now(), NULL, NULL, NULL, NULL, NULL)
+                    limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at,
+                    updated_at, submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm,
+                    triggered_at, fill_seq)
+  SELECT * FROM unnest(ARRAY[md5(:acct || '/' || :es)::uuid], ARRAY[:acct::uuid], ARRAY[NULL::text], ARRAY['AAPL'], ARRAY['buy'],
+                       ARRAY['limit'], ARRAY['gtc'], ARRAY[1::numeric], ARRAY[NULL::numeric], ARRAY[1.00::numeric],
+                       ARRAY[NULL::numeric], ARRAY[NULL::numeric], ARRAY['new'], ARRAY[0::numeric],
+                       ARRAY[NULL::numeric], ARRAY[1::numeric], ARRAY[now()], ARRAY[now()], ARRAY[now()],
+                       ARRAY[NULL::timestamptz], ARRAY[NULL::timestamptz], ARRAY[NULL::timestamptz],
+                       ARRAY[NULL::uuid], ARRAY[NULL::uuid], ARRAY[NULL::numeric], ARRAY[NULL::timestamptz],
+                       ARRAY[0::int4])
+  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty,
+     filled_avg_price = EXCLUDED.filled_avg_price, held_cash = EXCLUDED.held_cash, stop_price = EXCLUDED.stop_price,
+     updated_at = EXCLUDED.updated_at, filled_at = EXCLUDED.filled_at, canceled_at = EXCLUDED.canceled_at,
+     expired_at = EXCLUDED.expired_at, replaced_by = EXCLUDED.replaced_by, hwm = EXCLUDED.hwm,
+     triggered_at = EXCLUDED.triggered_at, fill_seq = EXCLUDED.fill_seq
   RETURNING id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, limit_price,
-            stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at,
-            submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces;
-UPDATE accounts SET cash = :cash, held = :held + 1.0000 WHERE accounts.id = :acct;
+     stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at,
+     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq;
+UPDATE accounts AS a SET cash = v.cash, held = v.held, event_seq = v.event_seq
+  FROM (VALUES (:acct::uuid, :cash::numeric, :held::numeric + 1, :es::bigint)) AS v (id, cash, held, event_seq)
+  WHERE a.id = v.id;
+INSERT INTO trade_events (account_id, seq, kind, order_id, status, filled_qty, filled_avg_price, held_cash,
+                          stop_price, hwm, triggered_at, fill_seq, filled_at, canceled_at, expired_at, replaced_by,
+                          updated_at, fill_qty, fill_price, created_at)
+  SELECT * FROM unnest(ARRAY[:acct::uuid], ARRAY[:es::bigint], ARRAY['new'],
+                       ARRAY[md5(:acct || '/' || :es)::uuid],
+                       ARRAY['new'], ARRAY[0::numeric], ARRAY[NULL::numeric], ARRAY[1::numeric], ARRAY[NULL::numeric],
+                       ARRAY[NULL::numeric], ARRAY[NULL::timestamptz], ARRAY[0::int4], ARRAY[NULL::timestamptz],
+                       ARRAY[NULL::timestamptz], ARRAY[NULL::timestamptz], ARRAY[NULL::uuid], ARRAY[now()],
+                       ARRAY[NULL::numeric], ARRAY[NULL::numeric], ARRAY[now()]);
+\endpipeline
 COMMIT;

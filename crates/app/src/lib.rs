@@ -5,6 +5,7 @@ pub mod commands;
 mod execution_engine;
 mod market_data;
 pub mod operations;
+mod quote_memo;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

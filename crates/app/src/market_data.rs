@@ -3,7 +3,7 @@
 //! readiness check and gauge.
 //!
 //! ```text
-//! ListedQuotes (asset list) → RedisQuoteCache → AlphaVantage (breaker, budget, timeout, retries)
+//! ListedQuotes (asset list) → QuoteMemo (≤ 1 s in process) → RedisQuoteCache → AlphaVantage (breaker, budget, timeout, retries)
 //! ListedQuotes (asset list) → SimulatedMarket
 //! ```
 //!
@@ -13,6 +13,7 @@
 //! Alpha Vantage without `REDIS_URL` (the demo mode) runs uncached, with its call budget
 //! counted in this process.
 
+use crate::quote_memo::QuoteMemo;
 use crate::settings::{Provider, Settings};
 use brokerage_domain::limits::RateLimiter;
 use brokerage_domain::market::{AssetStore, ListedQuotes, QuoteProvider};
@@ -92,7 +93,7 @@ pub(crate) fn build(
                 Some(pool) => {
                     // The fetch lock outlives the slowest call; waiters wait as long.
                     let lock_ttl = policy.worst_case() + Duration::from_secs(1);
-                    Arc::new(brokerage_redis::RedisQuoteCache::new(
+                    let shared: Arc<dyn QuoteProvider> = Arc::new(brokerage_redis::RedisQuoteCache::new(
                         pool.clone(),
                         client,
                         clock,
@@ -104,7 +105,11 @@ pub(crate) fn build(
                             wait: lock_ttl,
                             poll_every: Duration::from_millis(50),
                         },
-                    ))
+                    ));
+                    match md.memo_ms {
+                        0 => shared,
+                        ms => Arc::new(QuoteMemo::new(shared, Duration::from_millis(ms))),
+                    }
                 }
                 None => {
                     tracing::warn!(

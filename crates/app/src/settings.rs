@@ -32,10 +32,13 @@ access_ttl_seconds = 900
 session_ttl_days = 7
 login_attempts_per_account = 10
 login_window_secs = 900
+session_cache_ms = 5000
 jwt_kid = "k1"
 argon2_memory_kib = 19456
 argon2_iterations = 2
 argon2_parallelism = 1
+argon2_nice = 10
+argon2_max_queued = 128
 
 [market_data]
 provider = "simulated"
@@ -50,6 +53,7 @@ calls_per_minute = 5
 cache_ttl_seconds = 60
 stale_ttl_seconds = 86400
 asset_cache_ms = 1000
+memo_ms = 1000
 key_prefix = "marketdata:"
 
 [trading]
@@ -233,12 +237,21 @@ pub struct AuthSettings {
     /// Login attempts allowed per account (e-mail) per window, from any address.
     pub login_attempts_per_account: u32,
     pub login_window_secs: u64,
+    /// How long an instance trusts a session it confirmed live in Redis without asking again
+    /// (revocations reach every instance at once by pub/sub; this bounds a silent channel
+    /// failure). 0: ask Redis on every request.
+    pub session_cache_ms: u64,
     pub issuer: String,
     pub audience: String,
     pub access_ttl_seconds: u64,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Nice value (0–19) of the password-hashing threads: under CPU contention order
+    /// placement and reads go first, logins take what is left.
+    pub argon2_nice: i32,
+    /// Logins waiting for a hashing thread; beyond that a login is answered 503 at once.
+    pub argon2_max_queued: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -277,6 +290,9 @@ pub struct MarketDataSettings {
     /// How long an instance trusts its in-process copy of an asset (halts set on another
     /// instance apply here within this time; 0 turns the cache off).
     pub asset_cache_ms: u64,
+    /// How long an instance keeps a quote read from the Redis quote cache before reading it
+    /// again (never past the quote's own freshness; 0: read Redis every time).
+    pub memo_ms: u64,
     /// Prefix of the quote cache's and call budget's Redis keys.
     pub key_prefix: String,
 }

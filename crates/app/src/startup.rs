@@ -145,7 +145,7 @@ impl Application {
                     stores.health.push(Arc::new(brokerage_redis::RedisHealth::new(pool.clone())));
                     redis_pool = Some(pool.clone());
                     (
-                        Arc::new(brokerage_redis::RedisSessions::new(pool.clone())),
+                        redis_sessions(&settings, &pool, url.expose_secret())?,
                         Arc::new(brokerage_redis::RedisNonces::new(pool.clone())),
                         Arc::new(brokerage_redis::RedisRateLimiter::new(pool)),
                     )
@@ -352,6 +352,21 @@ impl Application {
     }
 }
 
+/// Sessions in Redis, behind the in-process cache unless `auth.session_cache_ms` is 0.
+fn redis_sessions(
+    settings: &Settings,
+    pool: &brokerage_redis::RedisPool,
+    url: &str,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let sessions = brokerage_redis::RedisSessions::new(pool.clone());
+    if settings.auth.session_cache_ms == 0 {
+        return Ok(Arc::new(sessions));
+    }
+    let cached = brokerage_redis::CachedSessions::new(sessions, Duration::from_millis(settings.auth.session_cache_ms));
+    cached.spawn_listener(url).map_err(|e| anyhow::anyhow!("invalid REDIS_URL: {}", e.category()))?;
+    Ok(Arc::new(cached))
+}
+
 /// The funding provider's incoming webhook, when a secret is configured.
 fn funding_webhook(settings: &Settings, clock: Arc<dyn Clock>) -> Option<brokerage_http::funding::FundingWebhook> {
     let Some(secret) = settings.webhooks.funding_secret.as_ref().filter(|s| !s.expose_secret().is_empty()) else {
@@ -403,6 +418,8 @@ fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
         memory_kib: settings.auth.argon2_memory_kib,
         iterations: settings.auth.argon2_iterations,
         parallelism: settings.auth.argon2_parallelism,
+        max_queued: settings.auth.argon2_max_queued.max(1),
+        nice: settings.auth.argon2_nice.clamp(0, 19),
         ..HashingConfig::default()
     })
 }

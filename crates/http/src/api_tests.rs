@@ -477,20 +477,18 @@ async fn login_answers_tokens_or_invalid_credentials() {
 async fn the_account_shows_decimal_strings_and_is_never_cached() {
     let mut mocks = Mocks::new();
     let caller = mocks.caller;
-    mocks.accounts.expect_get().returning(move |_| {
+    mocks.positions.expect_book().returning(move |_| {
         let mut a = account(&caller, "1000.5000");
         a.held = Money::new(d("70.25")).expect("valid");
-        Ok(Some(a))
-    });
-    mocks.positions.expect_all().returning(move |_| {
-        Ok(vec![Position {
+        let position = Position {
             account_id: caller.account_id,
             symbol: Symbol::parse("AAPL").expect("valid"),
             qty: d("2"),
             held: Decimal::ZERO,
             cost_basis: Money::new(d("280")).expect("valid"),
             lots: Vec::new(),
-        }])
+        };
+        Ok(Some((a, vec![position])))
     });
     let res = send(mocks, authed(TestRequest::get().uri("/api/v1/account"))).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -1,5 +1,6 @@
 use crate::state::MemoryStore;
 use async_trait::async_trait;
+use brokerage_domain::accounts::Account;
 use brokerage_domain::market::Symbol;
 use brokerage_domain::positions::{Position, PositionStore};
 use brokerage_domain::{AccountId, InfraError, Page, PageRequest};
@@ -19,11 +20,14 @@ impl PositionStore for MemoryStore {
         Ok(page.into_page(items, |p| p.symbol.clone()))
     }
 
-    async fn all(&self, account: AccountId) -> Result<Vec<Position>, InfraError> {
-        Ok(self.lock()?.positions.values().filter(|p| p.account_id == account).cloned().collect())
-    }
-
     async fn get(&self, account: AccountId, symbol: &Symbol) -> Result<Option<Position>, InfraError> {
         Ok(self.lock()?.positions.get(&(account, symbol.clone())).cloned())
+    }
+
+    async fn book(&self, account: AccountId) -> Result<Option<(Account, Vec<Position>)>, InfraError> {
+        let s = self.lock()?;
+        Ok(s.accounts
+            .get(&account)
+            .map(|a| (a.clone(), s.positions.values().filter(|p| p.account_id == account).cloned().collect())))
     }
 }

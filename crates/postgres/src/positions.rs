@@ -2,10 +2,11 @@
 
 use crate::errors;
 use crate::ledger::fetch_limit;
-use crate::rows::PositionRow;
-use crate::schema::positions;
+use crate::rows::{AccountRow, PositionRow};
+use crate::schema::{accounts, positions};
 use crate::store::PgStore;
 use async_trait::async_trait;
+use brokerage_domain::accounts::Account;
 use brokerage_domain::market::Symbol;
 use brokerage_domain::positions::{Position, PositionStore};
 use brokerage_domain::{AccountId, InfraError, Page, PageRequest};
@@ -35,19 +36,6 @@ impl PositionStore for PgStore {
         Ok(page.into_page(into_domain(rows)?, |p| p.symbol.clone()))
     }
 
-    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "all_positions", account.id = %account))]
-    async fn all(&self, account: AccountId) -> Result<Vec<Position>, InfraError> {
-        let mut conn = self.conn().await?;
-        let rows = positions::table
-            .filter(positions::account_id.eq(Uuid::from(account)))
-            .select(PositionRow::as_select())
-            .order(positions::symbol.asc())
-            .load(&mut conn)
-            .await
-            .map_err(|e| errors::query(e, "load positions"))?;
-        into_domain(rows)
-    }
-
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "get_position", account.id = %account, position.symbol = %symbol))]
     async fn get(&self, account: AccountId, symbol: &Symbol) -> Result<Option<Position>, InfraError> {
         let mut conn = self.conn().await?;
@@ -60,5 +48,24 @@ impl PositionStore for PgStore {
             .map_err(|e| errors::query(e, "load position"))?
             .map(PositionRow::into_domain)
             .transpose()
+    }
+
+    /// One statement: the account LEFT JOIN its positions (one row per position, or one row
+    /// with no position), so both come from the same snapshot in one round trip.
+    #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "account_book", account.id = %account))]
+    async fn book(&self, account: AccountId) -> Result<Option<(Account, Vec<Position>)>, InfraError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(AccountRow, Option<PositionRow>)> = accounts::table
+            .left_join(positions::table)
+            .filter(accounts::id.eq(Uuid::from(account)))
+            .select((AccountRow::as_select(), Option::<PositionRow>::as_select()))
+            .order(positions::symbol.asc())
+            .load(&mut conn)
+            .await
+            .map_err(|e| errors::query(e, "load account and positions"))?;
+        let mut rows = rows.into_iter();
+        let Some((account, first)) = rows.next() else { return Ok(None) };
+        let positions = first.into_iter().chain(rows.filter_map(|(_, p)| p)).map(PositionRow::into_domain);
+        Ok(Some((account.into_domain()?, positions.collect::<Result<_, _>>()?)))
     }
 }

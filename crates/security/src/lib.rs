@@ -1,10 +1,11 @@
-//! Crypto adapters: argon2id password hashing (off the async workers), JWT access tokens,
+//! Crypto adapters: argon2id password hashing (on its own low-priority threads), JWT access tokens,
 //! TOTP one-time codes, AES-256-GCM encryption of secrets at rest, token digests and
 //! HMAC-SHA-256 request signatures. RustCrypto throughout, besides `jsonwebtoken`'s backend.
 
 mod cipher;
 mod digests;
 mod encoding;
+mod hash_pool;
 mod jwt;
 mod password;
 mod totp;

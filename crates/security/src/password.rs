@@ -1,9 +1,8 @@
+use crate::hash_pool::{HashPool, PoolConfig};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use async_trait::async_trait;
 use brokerage_domain::InfraError;
 use brokerage_domain::users::{Password, PasswordHash, PasswordHasher};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// Argon2id parameters. The defaults are OWASP's (Password Storage Cheat Sheet):
 /// m = 19456 KiB, t = 2, p = 1.
@@ -12,8 +11,12 @@ pub struct HashingConfig {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
-    /// Hashes running at once; more wait their turn instead of starving the blocking pool.
+    /// Hashes running at once (dedicated threads, see `hash_pool.rs`).
     pub max_concurrent: usize,
+    /// Hashes waiting for a thread; a login beyond that is answered 503 at once.
+    pub max_queued: usize,
+    /// Nice value of the hashing threads: under CPU contention trading goes first.
+    pub nice: i32,
 }
 
 impl Default for HashingConfig {
@@ -23,16 +26,18 @@ impl Default for HashingConfig {
             iterations: 2,
             parallelism: 1,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_queued: 128,
+            nice: 10,
         }
     }
 }
 
-/// Argon2id on tokio's blocking pool, bounded by a semaphore, so that a login storm never
-/// runs on (or starves) the async workers that serve trading.
+/// Argon2id on dedicated low-priority threads with a bounded queue (`hash_pool.rs`), so that
+/// a login storm never runs on, or starves, the workers that serve trading.
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    pool: HashPool,
     /// A real hash of a random password, verified when the e-mail is unknown so that both
     /// paths cost the same.
     dummy: PasswordHash,
@@ -44,13 +49,17 @@ impl Argon2Hasher {
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
         let dummy_password = uuid::Uuid::now_v7().to_string();
         let dummy = hash_blocking(&params, dummy_password.as_bytes())?;
-        Ok(Self { params, permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))), dummy })
+        let pool = HashPool::start(PoolConfig {
+            threads: config.max_concurrent.max(1),
+            queue: config.max_queued,
+            nice: config.nice,
+        })?;
+        Ok(Self { params, pool, dummy })
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce(Params) -> T + Send + 'static) -> Result<T, InfraError> {
-        let _permit = self.permits.acquire().await.map_err(|e| InfraError::Unknown(e.into()))?;
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || job(params)).await.map_err(|e| InfraError::Unknown(e.into()))
+        self.pool.run(move || job(params)).await
     }
 }
 
@@ -85,7 +94,7 @@ mod tests {
     use super::*;
 
     fn fast() -> Argon2Hasher {
-        Argon2Hasher::new(&HashingConfig { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 2 })
+        Argon2Hasher::new(&HashingConfig { memory_kib: 256, iterations: 1, parallelism: 1, ..HashingConfig::default() })
             .expect("params")
     }
 

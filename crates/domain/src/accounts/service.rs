@@ -135,8 +135,7 @@ impl AccountService {
 
     async fn valued(&self, who: &Principal) -> Result<(AccountView, Vec<PositionView>), ReadError> {
         who.require(Permission::ReadOwn)?;
-        let account = self.accounts.get(who.account_id).await?.ok_or(ReadError::NotFound)?;
-        let positions = self.positions.all(who.account_id).await?;
+        let (account, positions) = self.positions.book(who.account_id).await?.ok_or(ReadError::NotFound)?;
         let valued: Vec<PositionView> = self.valuer.value_all(positions).await;
         let long_market_value = valued
             .iter()

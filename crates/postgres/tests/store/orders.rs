@@ -246,6 +246,8 @@ async fn positions_page_by_symbol() {
         .await
         .expect("read");
     assert_eq!((symbols(&rest.items), rest.next_cursor), (vec!["MSFT".to_owned()], None));
-    assert_eq!(symbols(&env.store.all(account).await.expect("read")), vec!["AAPL", "BRK.B", "MSFT"]);
+    let (held_by, all) = env.store.book(account).await.expect("read").expect("the account exists");
+    assert_eq!((held_by.id, symbols(&all)), (account, vec!["AAPL".into(), "BRK.B".into(), "MSFT".into()]));
+    assert!(env.store.book(AccountId::from_uuid(Uuid::now_v7())).await.expect("read").is_none());
     assert_sound(&env.store).await;
 }

@@ -1,0 +1,149 @@
+//! The threads that run argon2id, apart from everything else.
+//!
+//! A login costs ~20 ms of CPU and 19 MiB of memory by design; a storm of them must not slow
+//! down trading. So hashing gets threads of its own (never tokio's workers or its shared
+//! blocking pool), a bounded queue (a flood is refused with `Unavailable`, i.e. 503, rather
+//! than queued without end), and a lower CPU priority: each thread raises its own nice value,
+//! so when the CPU is contended the scheduler serves order placement, PostgreSQL and Redis
+//! first, and logins take what is left; when it is not, hashing runs at full speed.
+//! (`docs/benchmarks.md`: the login-storm phase measures exactly this.)
+
+use brokerage_domain::InfraError;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    /// Hashes running at once (threads).
+    pub threads: usize,
+    /// Hashes waiting for a thread; beyond this, `run` refuses at once.
+    pub queue: usize,
+    /// The threads' nice value (0 = same priority as the server's other threads, 19 = lowest).
+    pub nice: i32,
+}
+
+/// A fixed set of hashing threads; they end when the last clone of the pool is dropped.
+#[derive(Clone)]
+pub(crate) struct HashPool {
+    jobs: SyncSender<Job>,
+}
+
+impl HashPool {
+    pub(crate) fn start(config: PoolConfig) -> anyhow::Result<Self> {
+        let (jobs, queue) = sync_channel::<Job>(config.queue);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..config.threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || serve(&queue, config.nice))
+                .map_err(|e| anyhow::anyhow!("cannot start hashing thread: {e}"))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `job` on a hashing thread and waits (asynchronously) for its result.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, InfraError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The caller may have gone (request cancelled): nothing to deliver then.
+            let _ = done.send(job());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(InfraError::Unavailable(anyhow::anyhow!("password hashing queue full")));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(InfraError::Unknown(anyhow::anyhow!("password hashing threads have stopped")));
+            }
+        }
+        result.await.map_err(|_| InfraError::Unknown(anyhow::anyhow!("a password hashing job was lost")))
+    }
+}
+
+fn serve(queue: &Mutex<Receiver<Job>>, nice: i32) {
+    if nice != 0
+        && let Err(e) = lower_priority(nice)
+    {
+        tracing::warn!(error = %e, nice, "cannot lower the priority of a password hashing thread");
+    }
+    loop {
+        // The lock is held only while waiting for the next job, never while hashing.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return, // every sender dropped: the pool is gone
+        }
+    }
+}
+
+/// Sets the calling thread's nice value (on Linux the nice value is per thread).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority(nice: i32) -> std::io::Result<()> {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who = 0` with
+    // PRIO_PROCESS names the calling thread on Linux.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) -> std::io::Result<()> {
+    Err(std::io::Error::other("per-thread priority is only set on Linux"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+    use std::time::Duration;
+
+    fn own_nice() -> i32 {
+        // Field 19 of /proc/thread-self/stat (after the parenthesised command name).
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after.split(' ').nth(16).expect("nice field").parse().expect("number")
+    }
+
+    #[tokio::test]
+    async fn jobs_run_on_lower_priority_threads() {
+        let pool = HashPool::start(PoolConfig { threads: 2, queue: 4, nice: 7 }).expect("pool");
+        let (name, nice) =
+            pool.run(|| (std::thread::current().name().map(str::to_owned), own_nice())).await.expect("ran");
+        assert!(name.expect("named").starts_with("argon2-"));
+        assert_eq!(nice, 7);
+        assert_eq!(own_nice(), 0, "the caller's own priority is untouched");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_not_queued() {
+        let pool = HashPool::start(PoolConfig { threads: 1, queue: 1, nice: 0 }).expect("pool");
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let blocker = {
+            let (pool, gate) = (pool.clone(), gate.clone());
+            tokio::spawn(async move { pool.run(move || gate.lock().map(|g| g.recv()).is_ok()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await; // the thread is now busy
+        let queued = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(|| 1).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await; // the one queue slot is taken
+        let refused = pool.run(|| 2).await;
+        assert!(matches!(refused, Err(InfraError::Unavailable(_))), "{refused:?}");
+        release.send(()).expect("release");
+        assert!(blocker.await.expect("joined").expect("ran"));
+        assert_eq!(queued.await.expect("joined").expect("ran"), 1);
+        assert_eq!(pool.run(|| 3).await.expect("ran"), 3, "room again");
+    }
+}
