@@ -4,8 +4,8 @@ use brokerage_domain::market::Symbol;
 use brokerage_domain::orders::booking;
 use brokerage_domain::orders::settlement::SettlementError;
 use brokerage_domain::orders::{
-    AfterPlace, Booking, CancelStoreError, ClientOrderId, EventStore, ExecutionStore, Order, OrderFilter, OrderStore,
-    ReplaceStoreError, StoreOrderError, Tick, TradeEvent, TransitionError,
+    AfterPlace, Booking, CancelStoreError, Candidates, ClientOrderId, EventStore, ExecutionStore, Order, OrderFilter,
+    OrderStore, ReplaceStoreError, StoreOrderError, Tick, TradeEvent, TransitionError,
 };
 use brokerage_domain::values::Money;
 use brokerage_domain::{AccountId, InfraError, OrderId, Page, PageRequest};
@@ -137,6 +137,7 @@ impl ExecutionStore for MemoryStore {
     async fn open_orders(
         &self,
         symbol: &Symbol,
+        candidates: &Candidates,
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, InfraError> {
@@ -144,6 +145,7 @@ impl ExecutionStore for MemoryStore {
         Ok(s.orders
             .values()
             .filter(|o| o.status.is_open() && o.symbol == *symbol && after.is_none_or(|a| o.id > a))
+            .filter(|o| candidates.may_act(o))
             .take(limit)
             .cloned()
             .collect())

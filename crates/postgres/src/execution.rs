@@ -12,11 +12,11 @@ use crate::booking::{lock_book, write};
 use crate::errors::{self, TxError};
 use crate::rows::OrderRow;
 use crate::schema::orders;
-use crate::statements::IsOpen;
+use crate::statements::{IsOpen, MayAct};
 use crate::store::PgStore;
 use async_trait::async_trait;
 use brokerage_domain::market::Symbol;
-use brokerage_domain::orders::{Booking, ExecutionStore, Order, Tick, booking};
+use brokerage_domain::orders::{Booking, Candidates, ExecutionStore, Order, Tick, booking};
 use brokerage_domain::{InfraError, OrderId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
@@ -52,12 +52,14 @@ impl ExecutionStore for PgStore {
     async fn open_orders(
         &self,
         symbol: &Symbol,
+        candidates: &Candidates,
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, InfraError> {
         let mut query = orders::table
             .filter(orders::symbol.eq(symbol.as_str().to_owned()))
             .filter(IsOpen)
+            .filter(MayAct::new(candidates))
             .select(OrderRow::as_select())
             .order(orders::id.asc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -10,6 +10,7 @@
 
 use crate::rows::{ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow};
 use crate::schema::orders;
+use brokerage_domain::orders::Candidates;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, AstPass, Query, QueryFragment, QueryId};
@@ -359,5 +360,76 @@ impl diesel::AppearsOnTable<orders::table> for IsOpen {}
 impl diesel::SelectableExpression<orders::table> for IsOpen {}
 
 impl ValidGrouping<()> for IsOpen {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+/// The engine's candidate filter, [`Candidates::may_act`] in SQL: open orders the touch could
+/// trade or move, and day orders submitted before the last close. One statement text for
+/// every pass (absent parts are NULL binds, which no row satisfies), so it is prepared once.
+/// `crates/postgres/tests/store/engine.rs` checks it against `may_act` order by order.
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct MayAct {
+    ask: Option<Decimal>,
+    bid: Option<Decimal>,
+    day_orders_before: Option<DateTime<Utc>>,
+}
+
+impl MayAct {
+    pub(crate) fn new(c: &Candidates) -> Self {
+        Self {
+            ask: c.touch.map(|t| t.ask.get()),
+            bid: c.touch.map(|t| t.bid.get()),
+            day_orders_before: c.day_orders_before,
+        }
+    }
+}
+
+impl Expression for MayAct {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl QueryFragment<Pg> for MayAct {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // Limit-like: a limit order, or a stop-limit already armed; stop-like: a stop, or a
+        // stop-limit not yet armed. Buys trade at the ask, sells at the bid.
+        out.push_sql("((");
+        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
+        out.push_sql(
+            "::numeric IS NOT NULL AND (\"orders\".\"order_type\" IN ('market', 'trailing_stop') \
+             OR (\"orders\".\"side\" = 'buy' AND ((\"orders\".\"order_type\" = 'limit' \
+             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
+             AND \"orders\".\"limit_price\" >= ",
+        );
+        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
+        out.push_sql(
+            " OR (\"orders\".\"order_type\" = 'stop' \
+             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
+             AND \"orders\".\"stop_price\" <= ",
+        );
+        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
+        out.push_sql(
+            ")) OR (\"orders\".\"side\" = 'sell' AND ((\"orders\".\"order_type\" = 'limit' \
+             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
+             AND \"orders\".\"limit_price\" <= ",
+        );
+        out.push_bind_param::<Nullable<Numeric>, _>(&self.bid)?;
+        out.push_sql(
+            " OR (\"orders\".\"order_type\" = 'stop' \
+             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
+             AND \"orders\".\"stop_price\" >= ",
+        );
+        out.push_bind_param::<Nullable<Numeric>, _>(&self.bid)?;
+        out.push_sql("))))");
+        out.push_sql(" OR (\"orders\".\"time_in_force\" = 'day' AND \"orders\".\"submitted_at\" < ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl diesel::AppearsOnTable<orders::table> for MayAct {}
+impl diesel::SelectableExpression<orders::table> for MayAct {}
+
+impl ValidGrouping<()> for MayAct {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }

@@ -119,6 +119,20 @@ impl MarketHours {
         self.next_boundary(now, close_time())
     }
 
+    /// The latest session close at or before `now`; `None` when always open. A day order
+    /// submitted before it may be past its session (see `orders::triggers::Candidates`).
+    pub fn last_close(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.always_open {
+            return None;
+        }
+        let today = eastern_time(now).date();
+        (0..SEARCH_DAYS)
+            .map(|n| today - Duration::days(n))
+            .filter(|d| self.is_trading_day(*d))
+            .map(|d| eastern_to_utc(d, close_time()))
+            .find(|at| *at <= now)
+    }
+
     fn next_boundary(&self, now: DateTime<Utc>, time: NaiveTime) -> Option<DateTime<Utc>> {
         let today = eastern_time(now).date();
         (0..SEARCH_DAYS)
@@ -210,6 +224,17 @@ mod tests {
         let now = utc("2026-01-16T22:00:00Z");
         assert_eq!(h.next_open(now), Some(utc("2026-01-20T14:30:00Z")));
         assert_eq!(h.next_close(now), Some(utc("2026-01-20T21:00:00Z")));
+    }
+
+    #[test]
+    fn last_close_looks_back_over_weekend_and_holiday() {
+        let h = regular();
+        // Tuesday 2026-01-20 before the close: Friday's close (Monday was a holiday).
+        assert_eq!(h.last_close(utc("2026-01-20T15:00:00Z")), Some(utc("2026-01-16T21:00:00Z")));
+        // At and after the close: that close.
+        assert_eq!(h.last_close(utc("2026-01-20T21:00:00Z")), Some(utc("2026-01-20T21:00:00Z")));
+        assert_eq!(h.last_close(utc("2026-01-21T02:00:00Z")), Some(utc("2026-01-20T21:00:00Z")));
+        assert_eq!(MarketHours::always_open().last_close(utc("2026-01-20T15:00:00Z")), None);
     }
 
     #[test]

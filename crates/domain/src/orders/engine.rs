@@ -6,9 +6,9 @@
 use super::booking::Tick;
 use super::events::EventKind;
 use super::fees::FeeSchedule;
-use super::models::{Order, TimeInForce};
+use super::models::Order;
 use super::ports::ExecutionStore;
-use super::triggers::{self, Evaluation};
+use super::triggers::{self, Candidates, Evaluation};
 use crate::error::InfraError;
 use crate::ids::ActivityId;
 use crate::market::{MarketHours, Quote, QuoteProvider};
@@ -57,8 +57,7 @@ impl ExecutionEngine {
     /// progress, or the next one when placed while the market is closed). Orders never
     /// expire in the always-open simulated market.
     pub fn session_over(&self, order: &Order, now: DateTime<Utc>) -> bool {
-        order.time_in_force == TimeInForce::Day
-            && self.hours.next_close(order.submitted_at).is_some_and(|close| close <= now)
+        triggers::past_session(&self.hours, order, now)
     }
 
     /// One pass over the open book.
@@ -77,9 +76,10 @@ impl ExecutionEngine {
                     None
                 }
             };
+            let candidates = Candidates::new(quote.as_ref(), self.hours.last_close(now));
             let mut after = None;
             loop {
-                let orders = self.store.open_orders(&symbol, after, self.batch).await?;
+                let orders = self.store.open_orders(&symbol, &candidates, after, self.batch).await?;
                 let Some(last) = orders.last() else { break };
                 after = Some(last.id);
                 let full_page = orders.len() == self.batch;

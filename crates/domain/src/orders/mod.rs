@@ -31,3 +31,4 @@ pub use models::*;
 pub use ports::*;
 pub use request::{OrderInput, OrderSpec, Size};
 pub use service::*;
+pub use triggers::{Candidates, Touch};

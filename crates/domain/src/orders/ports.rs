@@ -2,6 +2,7 @@ use super::booking::{Booking, Tick};
 use super::events::TradeEvent;
 use super::models::{ClientOrderId, Order, OrderFilter};
 use super::settlement::{Fill, SettlementError};
+use super::triggers::Candidates;
 use crate::error::InfraError;
 use crate::ids::{AccountId, OrderId};
 use crate::market::Symbol;
@@ -114,11 +115,14 @@ pub trait ExecutionStore: Send + Sync {
     /// Symbols with at least one open order.
     async fn open_symbols(&self) -> Result<Vec<Symbol>, InfraError>;
 
-    /// Open orders in `symbol` after `after` in id order, at most `limit`: an unlocked
+    /// Open orders in `symbol` after `after` in id order, at most `limit`, among them every
+    /// one for which [`Candidates::may_act`] holds (others may be left out, and should be: a
+    /// pass then reads what the quote touches, not the whole resting book): an unlocked
     /// snapshot to decide which orders are worth locking.
     async fn open_orders(
         &self,
         symbol: &Symbol,
+        candidates: &Candidates,
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, InfraError>;

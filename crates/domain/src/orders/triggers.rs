@@ -9,9 +9,9 @@
 //! - trailing stop: the stop follows the best touch seen (`hwm`: the highest bid for a sell,
 //!   the lowest ask for a buy) at `trail_percent` behind it, and triggers like a stop.
 
-use super::models::{Order, OrderType, Side};
+use super::models::{Order, OrderType, Side, TimeInForce};
 use super::pricing::touch;
-use crate::market::Quote;
+use crate::market::{MarketHours, Quote};
 use crate::values::Price;
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -95,6 +95,65 @@ pub fn evaluate(order: &Order, quote: &Quote, now: DateTime<Utc>) -> Evaluation 
         Evaluation::Update(Box::new(next))
     } else {
         Evaluation::Hold
+    }
+}
+
+/// Whether `order` is a day order whose session has closed by `now` (it expires).
+pub fn past_session(hours: &MarketHours, order: &Order, now: DateTime<Utc>) -> bool {
+    order.time_in_force == TimeInForce::Day && hours.next_close(order.submitted_at).is_some_and(|close| close <= now)
+}
+
+/// The open orders one engine pass must look at: those the quote could trade or move, and
+/// day orders whose session may be over. The store narrows the book with this before the
+/// engine reads it (the order book can hold far more resting orders than a quote touches);
+/// it may return more, never fewer — [`Candidates::may_act`] is the rule, and the store's
+/// query must agree with it (the property tests hold the rule to [`evaluate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidates {
+    /// The touches the pass trades at, when it trades (a fresh quote, the session open).
+    pub touch: Option<Touch>,
+    /// Day orders submitted before this instant may be past their session (the latest
+    /// session close at or before now); `None` when no day order can expire now.
+    pub day_orders_before: Option<DateTime<Utc>>,
+}
+
+/// Where buys and sells trade now: the ask and the bid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    pub ask: Price,
+    pub bid: Price,
+}
+
+impl Candidates {
+    pub fn new(quote: Option<&Quote>, day_orders_before: Option<DateTime<Utc>>) -> Self {
+        Self { touch: quote.map(|q| Touch { ask: q.ask, bid: q.bid }), day_orders_before }
+    }
+
+    /// Whether this pass may change `order`: `false` only when [`evaluate`] at this touch
+    /// holds it and it cannot be past its session.
+    pub fn may_act(&self, order: &Order) -> bool {
+        let expiring = order.time_in_force == TimeInForce::Day
+            && self.day_orders_before.is_some_and(|cutoff| order.submitted_at < cutoff);
+        expiring || self.touch.is_some_and(|t| t.may_trade_or_move(order))
+    }
+}
+
+impl Touch {
+    fn may_trade_or_move(&self, order: &Order) -> bool {
+        let at = match order.side {
+            Side::Buy => self.ask,
+            Side::Sell => self.bid,
+        };
+        let limit_ok = || order.limit_price.is_some_and(|l| marketable(order.side, at, l));
+        let stop_ok = || order.stop_price.is_some_and(|s| reached(order.side, at, s));
+        match order.order_type {
+            // Market orders trade at any quote; trailing marks move with every quote.
+            OrderType::Market | OrderType::TrailingStop => true,
+            OrderType::Limit => limit_ok(),
+            OrderType::Stop => stop_ok(),
+            OrderType::StopLimit if order.triggered_at.is_some() => limit_ok(),
+            OrderType::StopLimit => stop_ok(),
+        }
     }
 }
 

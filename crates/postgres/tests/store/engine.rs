@@ -6,8 +6,8 @@ use brokerage_domain::accounts::{AccountStore, ActivityFilter, ActivityKind, Led
 use brokerage_domain::market::Symbol;
 use brokerage_domain::orders::settlement::SettlementError;
 use brokerage_domain::orders::{
-    AfterPlace, CancelStoreError, EventKind, EventStore, ExecutionStore, FeeSchedule, Order, OrderStatus, OrderStore,
-    OrderType, Side, TransitionError,
+    AfterPlace, CancelStoreError, Candidates, EventKind, EventStore, ExecutionStore, FeeSchedule, Order, OrderStatus,
+    OrderStore, OrderType, Side, TimeInForce, TransitionError,
 };
 use brokerage_domain::positions::{Lot, PositionStore};
 use brokerage_domain::{Money, PageRequest, Price};
@@ -30,9 +30,12 @@ async fn an_engine_fill_writes_the_order_balances_lots_ledger_journal_fill_and_e
     let placed =
         env.store.place(&limit_buy(account, "AAPL", "10", "100"), money("1000"), &AfterPlace::Rest).await.unwrap();
     assert_eq!(env.store.open_symbols().await.unwrap(), vec![aapl.clone()]);
-    let open = env.store.open_orders(&aapl, None, 10).await.unwrap();
+    let touching = Candidates::new(Some(&quote("AAPL", "99", "99.5")), None);
+    let open = env.store.open_orders(&aapl, &touching, None, 10).await.unwrap();
     assert_eq!(open, vec![placed.clone()]);
-    assert!(env.store.open_orders(&aapl, Some(placed.id), 10).await.unwrap().is_empty());
+    assert!(env.store.open_orders(&aapl, &touching, Some(placed.id), 10).await.unwrap().is_empty());
+    let far = Candidates::new(Some(&quote("AAPL", "100.5", "101")), None);
+    assert!(env.store.open_orders(&aapl, &far, None, 10).await.unwrap().is_empty(), "an ask above the limit");
 
     // Not marketable yet: nothing changes, nothing is written.
     let hold = env.store.execute(placed.id, &tick(Some(quote("AAPL", "100.5", "101")), fees("0", "0"))).await;
@@ -242,4 +245,77 @@ async fn a_cancel_racing_the_engine_on_the_same_order_leaves_exactly_one_winner(
         Some(d("198") * rust_decimal::Decimal::from(fills))
     );
     assert_sound(&env.store).await;
+}
+
+/// The engine reads only what a quote can touch: the store's SQL filter must select exactly the
+/// orders `Candidates::may_act` names, for every kind of order, side and trigger state.
+#[tokio::test]
+async fn the_candidate_filter_in_sql_agrees_with_may_act_order_by_order() {
+    let env = env().await;
+    let account = customer(&env.store).await.id;
+    deposit(&env.store, account, "100000").await;
+    let aapl = Symbol::parse("AAPL").unwrap();
+    let price = |s: &str| Some(Price::new(d(s)).unwrap());
+    // Shares to sell.
+    env.store
+        .place(&limit_buy(account, "AAPL", "100", "10"), money("1000"), &fill_now("100", "10", "0"))
+        .await
+        .unwrap();
+
+    let mut placed = Vec::new();
+    // side, type, limit, stop, trail %, time in force
+    type Kind<'a> = (Side, OrderType, Option<&'a str>, Option<&'a str>, Option<&'a str>, TimeInForce);
+    let kinds: [Kind<'_>; 11] = [
+        (Side::Buy, OrderType::Limit, Some("100"), None, None, TimeInForce::Gtc),
+        (Side::Buy, OrderType::Limit, Some("90"), None, None, TimeInForce::Day),
+        (Side::Sell, OrderType::Limit, Some("110"), None, None, TimeInForce::Gtc),
+        (Side::Sell, OrderType::Limit, Some("120"), None, None, TimeInForce::Day),
+        (Side::Buy, OrderType::Stop, None, Some("105"), None, TimeInForce::Gtc),
+        (Side::Sell, OrderType::Stop, None, Some("95"), None, TimeInForce::Gtc),
+        (Side::Buy, OrderType::StopLimit, Some("106"), Some("105"), None, TimeInForce::Gtc),
+        (Side::Sell, OrderType::StopLimit, Some("94"), Some("95"), None, TimeInForce::Gtc),
+        // Armed below: its stop (105) reached at an ask of 105.5, its limit (104) not.
+        (Side::Buy, OrderType::StopLimit, Some("104"), Some("105"), None, TimeInForce::Gtc),
+        (Side::Sell, OrderType::TrailingStop, None, None, Some("5"), TimeInForce::Gtc),
+        (Side::Buy, OrderType::Market, None, None, None, TimeInForce::Day),
+    ];
+    for (side, order_type, limit, stop, trail, tif) in kinds {
+        let mut o = order(account, side, order_type, "AAPL", "1");
+        (o.limit_price, o.stop_price, o.time_in_force) = (limit.and_then(price), stop.and_then(price), tif);
+        o.trail_percent = trail.map(d);
+        placed.push(env.store.place(&o, money("200"), &AfterPlace::Rest).await.unwrap().id);
+    }
+    let armed = placed[8];
+    let booking = env.store.execute(armed, &tick(Some(quote("AAPL", "105", "105.5")), fees("0", "0"))).await;
+    assert!(!booking.unwrap().expect("not locked").is_empty());
+    let store = &env.store;
+    let stored = |id| async move { OrderStore::get(store, id).await.unwrap().expect("stored") };
+    assert!(stored(armed).await.triggered_at.is_some(), "armed, not filled");
+    let submitted = stored(placed[0]).await.submitted_at;
+
+    let touches = [None, Some(("99", "99.5")), Some(("100.5", "101")), Some(("103", "103.5")), Some(("105", "105.5"))];
+    let touches = touches.into_iter().chain([
+        Some(("89", "89.5")),
+        Some(("94", "94.5")),
+        Some(("110", "111")),
+        Some(("121", "122")),
+    ]);
+    let cutoffs = [None, Some(submitted - chrono::Duration::hours(1)), Some(Utc::now() + chrono::Duration::hours(1))];
+    let mut orders = Vec::new();
+    for id in &placed {
+        orders.push(stored(*id).await);
+    }
+    let mut checked = 0;
+    for touch in touches {
+        for cutoff in cutoffs {
+            let q = touch.map(|(bid, ask)| quote("AAPL", bid, ask));
+            let candidates = Candidates::new(q.as_ref(), cutoff);
+            let expected: HashSet<_> = orders.iter().filter(|o| candidates.may_act(o)).map(|o| o.id).collect();
+            let got: HashSet<_> =
+                env.store.open_orders(&aapl, &candidates, None, 100).await.unwrap().into_iter().map(|o| o.id).collect();
+            assert_eq!(got, expected, "{candidates:?}");
+            checked += usize::from(!expected.is_empty());
+        }
+    }
+    assert!(checked > 10, "the cases select something ({checked})");
 }
