@@ -37,6 +37,7 @@ jwt_kid = "k1"
 argon2_memory_kib = 19456
 argon2_iterations = 2
 argon2_parallelism = 1
+argon2_threads = 0
 argon2_nice = 10
 argon2_max_queued = 128
 
@@ -247,6 +248,9 @@ pub struct AuthSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Password-hashing threads; 0: one fewer than the cores (at least 1), so one core always
+    /// stays free for trading.
+    pub argon2_threads: usize,
     /// Nice value (0–19) of the password-hashing threads: under CPU contention order
     /// placement and reads go first, logins take what is left.
     pub argon2_nice: i32,

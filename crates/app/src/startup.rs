@@ -419,8 +419,11 @@ fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
         iterations: settings.auth.argon2_iterations,
         parallelism: settings.auth.argon2_parallelism,
         max_queued: settings.auth.argon2_max_queued.max(1),
+        max_concurrent: match settings.auth.argon2_threads {
+            0 => HashingConfig::default().max_concurrent,
+            n => n,
+        },
         nice: settings.auth.argon2_nice.clamp(0, 19),
-        ..HashingConfig::default()
     })
 }
 

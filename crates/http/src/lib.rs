@@ -51,5 +51,6 @@ pub use extract::Authenticated;
 pub use metrics::GaugeProbe;
 pub use ops::Ops;
 pub use rate_limit::{Limit, RateLimitPolicy};
+pub use request_id::REQUEST_SPAN;
 pub use server::{HttpConfig, admin_app, app, build_admin_server, build_server, routes};
 pub use state::ApiState;

@@ -57,6 +57,9 @@ fn route_of(req: &actix_web::HttpRequest) -> String {
 /// `http.request.method`, `http.route`, `http.response.status_code`, `user.id` recorded by
 /// the [`Authenticated`](crate::Authenticated) extractor), continues an incoming W3C
 /// `traceparent`, records the request metrics and writes the one access-log line per request.
+/// The name of each request's root span (telemetry keeps it even when nothing is exported).
+pub const REQUEST_SPAN: &str = "http.request";
+
 pub async fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
@@ -65,7 +68,7 @@ pub async fn middleware<B: MessageBody + 'static>(
     let header_value = HeaderValue::from_str(&id).ok();
     let method = req.method().clone();
     let span = tracing::info_span!(
-        "http.request",
+        REQUEST_SPAN,
         otel.name = %method,
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,

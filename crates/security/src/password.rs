@@ -27,7 +27,8 @@ impl Default for HashingConfig {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
-            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // One core stays free of hashing: a login storm slows logins, not trading.
+            max_concurrent: std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
             max_queued: 128,
             nice: 10,
         }
