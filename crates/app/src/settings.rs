@@ -434,6 +434,11 @@ pub struct RateLimitSettings {
 }
 
 impl Settings {
+    /// HTTP worker threads: `http.workers`, or one per core.
+    pub fn http_workers(&self) -> usize {
+        self.http.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
+    }
+
     /// Loads settings from the defaults, `file` (if any) and the process environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         Self::load_from(file, std::env::vars())

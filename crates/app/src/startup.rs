@@ -44,6 +44,8 @@ struct Stores {
     health: Vec<Arc<dyn HealthCheck>>,
     /// Pool gauges sampled by `/metrics`.
     gauges: Vec<brokerage_http::GaugeProbe>,
+    /// The PostgreSQL pools, whose lanes the HTTP workers claim as they start.
+    pg_pools: Option<brokerage_postgres::PgPools>,
 }
 
 impl Stores {
@@ -63,26 +65,25 @@ impl Stores {
             api_keys: Arc::new(m),
             health: Vec::new(),
             gauges: Vec::new(),
+            pg_pools: None,
         }
     }
 
     async fn postgres(settings: &Settings, url: &SecretString) -> anyhow::Result<Self> {
         brokerage_postgres::run_migrations(url.expose_secret()).await?;
-        let pool = brokerage_postgres::connect(&brokerage_postgres::PoolConfig {
+        let config = brokerage_postgres::PoolConfig {
             url: url.expose_secret().to_owned(),
             max_size: settings.database.max_connections,
             min_idle: settings.database.min_idle,
             connection_timeout: Duration::from_millis(settings.database.connect_timeout_ms),
-        })
-        .await?;
+        };
+        // A pool per HTTP worker thread and one for the background tasks (`lanes.rs`).
+        let pools = brokerage_postgres::connect_lanes(&config, settings.http_workers()).await?;
         let gauges = crate::operations::pool_gauges("postgres", settings.database.max_connections, {
-            let pool = pool.clone();
-            move || {
-                let s = pool.state();
-                (s.connections, s.idle_connections)
-            }
+            let pools = pools.clone();
+            move || pools.state()
         });
-        let pg = brokerage_postgres::PgStore::new(pool);
+        let pg = brokerage_postgres::PgStore::with_lanes(pools.clone());
         Ok(Self {
             users: Arc::new(pg.clone()),
             accounts: Arc::new(pg.clone()),
@@ -97,6 +98,7 @@ impl Stores {
             execution: Arc::new(pg.clone()),
             health: vec![Arc::new(pg)],
             gauges,
+            pg_pools: Some(pools),
         })
     }
 }
@@ -263,10 +265,7 @@ impl Application {
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let http = HttpConfig {
-            workers: settings
-                .http
-                .workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            workers: settings.http_workers(),
             max_body_bytes: settings.http.max_body_bytes,
             shutdown_timeout_secs: settings.http.shutdown_timeout_secs,
             request_timeout_secs: settings.http.request_timeout_secs,
@@ -282,7 +281,12 @@ impl Application {
             }
             None => None,
         };
-        let server = brokerage_http::build_server(listener, state, &http)?;
+        let pg_pools = stores.pg_pools.clone();
+        let server = brokerage_http::build_server_with(listener, state, &http, move || {
+            if let Some(pools) = &pg_pools {
+                pools.claim_lane();
+            }
+        })?;
         tracing::info!(port, demo = settings.is_demo(), "listening");
         Ok(Self { port, server, users, admin, webhook_worker: Some(webhook_worker), engine_worker, shutdown, ledger })
     }

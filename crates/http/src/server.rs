@@ -47,10 +47,25 @@ impl Default for HttpConfig {
 /// The server on `listener`, not yet awaited. It installs no signal handlers: the app crate
 /// handles SIGTERM/SIGINT and calls `server.handle().stop(true)`.
 pub fn build_server(listener: TcpListener, state: ApiState, config: &HttpConfig) -> std::io::Result<Server> {
+    build_server_with(listener, state, config, || {})
+}
+
+/// [`build_server`], calling `on_worker_start` on each worker thread as it starts (before it
+/// serves anything): the app pins each worker to its own database pool there.
+pub fn build_server_with(
+    listener: TcpListener,
+    state: ApiState,
+    config: &HttpConfig,
+    on_worker_start: impl Fn() + Clone + Send + 'static,
+) -> std::io::Result<Server> {
     security_headers::validate_origins(&config.cors_allowed_origins)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let app_config = config.clone();
-    let mut server = HttpServer::new(move || app(state.clone(), &app_config)).workers(config.workers.max(1));
+    let mut server = HttpServer::new(move || {
+        on_worker_start();
+        app(state.clone(), &app_config)
+    })
+    .workers(config.workers.max(1));
     if config.request_timeout_secs > 0 {
         // The same limit for a client to send its request head and for an idle connection.
         let limit = Duration::from_secs(config.request_timeout_secs);

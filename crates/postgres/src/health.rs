@@ -18,7 +18,7 @@ impl HealthCheck for PgStore {
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "health_check"))]
     async fn check(&self) -> Result<(), String> {
         let probe = async {
-            let mut conn = self.pool.get().await.map_err(|_| "no connection available".to_owned())?;
+            let mut conn = self.pools.pool().get().await.map_err(|_| "no connection available".to_owned())?;
             diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(|_| "query failed".to_owned())?;
             Ok(())
         };

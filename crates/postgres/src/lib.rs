@@ -24,6 +24,7 @@ mod errors;
 mod events;
 mod execution;
 mod health;
+mod lanes;
 mod ledger;
 mod migrations;
 mod orders;
@@ -40,6 +41,7 @@ mod two_factor;
 mod users;
 mod webhooks;
 
+pub use lanes::PgPools;
 pub use migrations::{MIGRATIONS, run_migrations};
-pub use pool::{PgPool, PoolConfig, connect};
+pub use pool::{PgPool, PoolConfig, connect, connect_lanes};
 pub use store::PgStore;

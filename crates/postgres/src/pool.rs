@@ -1,6 +1,7 @@
 //! The connection pool: bb8 over diesel-async's `AsyncPgConnection` (tokio-postgres, no libpq).
 
 use crate::database_url::redact;
+use crate::lanes::PgPools;
 use anyhow::Context as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
@@ -37,6 +38,40 @@ impl fmt::Debug for PoolConfig {
 /// Builds the pool and checks that one connection can be opened, so that a wrong URL or a
 /// down database stops start-up with a clear message instead of failing the first request.
 pub async fn connect(config: &PoolConfig) -> anyhow::Result<PgPool> {
+    check(config)?;
+    let pool = build(config, config.max_size, config.min_idle).await?;
+    let target = redact(&config.url);
+    drop(pool.get().await.map_err(crate::errors::pool).with_context(|| format!("could not connect to {target}"))?);
+    tracing::info!(db.url = %target, db.pool.max_size = config.max_size, "postgres pool ready");
+    Ok(pool)
+}
+
+/// [`connect`], split into lanes (`lanes.rs`): a shared lane of max(2, `max_size`/8)
+/// connections (it keeps `min_idle`) and `workers` lanes sharing the rest, at least one each.
+pub async fn connect_lanes(config: &PoolConfig, workers: usize) -> anyhow::Result<PgPools> {
+    check(config)?;
+    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    let background = (config.max_size / 8).max(2).min(config.max_size);
+    let per_worker = (config.max_size.saturating_sub(background) / workers).max(1);
+    let first = build(config, background, config.min_idle.map(|m| m.min(background))).await?;
+    let target = redact(&config.url);
+    drop(first.get().await.map_err(crate::errors::pool).with_context(|| format!("could not connect to {target}"))?);
+    let mut lanes = vec![first];
+    for _ in 0..workers {
+        // Opened on demand by the worker that uses them (see `lanes.rs`), never here.
+        lanes.push(build(config, per_worker, None).await?);
+    }
+    tracing::info!(
+        db.url = %target,
+        db.pool.background = background,
+        db.pool.per_worker = per_worker,
+        db.pool.workers = workers,
+        "postgres pools ready"
+    );
+    PgPools::per_worker(lanes)
+}
+
+fn check(config: &PoolConfig) -> anyhow::Result<()> {
     // bb8 asserts these; refuse them as errors instead of panicking.
     anyhow::ensure!(config.max_size > 0, "database pool max_size must be at least 1");
     anyhow::ensure!(
@@ -44,11 +79,14 @@ pub async fn connect(config: &PoolConfig) -> anyhow::Result<PgPool> {
         "database pool min_idle must not exceed max_size"
     );
     anyhow::ensure!(!config.connection_timeout.is_zero(), "database connection_timeout must be positive");
+    Ok(())
+}
 
+async fn build(config: &PoolConfig, max_size: u32, min_idle: Option<u32>) -> anyhow::Result<PgPool> {
     let target = redact(&config.url);
-    let pool = PgPool::builder()
-        .max_size(config.max_size)
-        .min_idle(config.min_idle)
+    PgPool::builder()
+        .max_size(max_size)
+        .min_idle(min_idle)
         .connection_timeout(config.connection_timeout)
         // No `SELECT 1` before every use: it cost a round trip per checkout (three per order).
         // A connection that died (a database restart) fails the one request that draws it
@@ -58,10 +96,7 @@ pub async fn connect(config: &PoolConfig) -> anyhow::Result<PgPool> {
         .error_sink(Box::new(LogErrors))
         .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url.clone()))
         .await
-        .with_context(|| format!("could not connect to {target}"))?;
-    drop(pool.get().await.map_err(crate::errors::pool).with_context(|| format!("could not connect to {target}"))?);
-    tracing::info!(db.url = %target, db.pool.max_size = config.max_size, "postgres pool ready");
-    Ok(pool)
+        .with_context(|| format!("could not connect to {target}"))
 }
 
 /// bb8 retries failed connection attempts silently until the caller's timeout; this makes

@@ -44,3 +44,38 @@ async fn a_store_without_its_database_is_unavailable_not_broken() {
     assert!(matches!(err, Err(InfraError::Unavailable(_))), "{err:?}");
     assert!(store.check().await.is_err());
 }
+
+/// Each HTTP worker thread draws from the lane it claimed, every other thread from lane 0:
+/// two worker threads, each on a single-threaded runtime as actix runs them, and this one.
+#[tokio::test]
+async fn connect_lanes_gives_each_worker_thread_its_own_pool() {
+    let env = env().await;
+    // No min_idle: bb8 would top lane 0 up in the background and blur the counts.
+    let config = PoolConfig { max_size: 16, min_idle: None, ..config(env.db.url()) };
+    let pools = brokerage_postgres::connect_lanes(&config, 2).await.expect("connects");
+    let store = PgStore::with_lanes(pools.clone());
+    assert_eq!(store.check().await, Ok(()), "an unclaimed thread uses lane 0");
+    assert_eq!(pools.open_per_lane(), vec![1, 0, 0]);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, pools) = (store.clone(), pools.clone());
+            std::thread::spawn(move || {
+                pools.claim_lane();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    for _ in 0..3 {
+                        assert_eq!(store.check().await, Ok(()));
+                    }
+                });
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    assert_eq!(pools.open_per_lane(), vec![1, 1, 1], "one connection in each worker's own lane");
+    // A third worker finds no lane left and shares lane 0.
+    pools.claim_lane();
+    assert_eq!(store.check().await, Ok(()));
+    assert_eq!(pools.open_per_lane(), vec![1, 1, 1]);
+}
