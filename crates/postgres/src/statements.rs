@@ -388,39 +388,46 @@ impl Expression for MayAct {
     type SqlType = diesel::sql_types::Bool;
 }
 
+/// One side's trading condition at `touch`: limit-like orders (a limit, or a stop-limit already
+/// armed) whose limit the touch reaches, stop-like orders (a stop, or a stop-limit not armed)
+/// whose stop it reaches. `limit_cmp`/`stop_cmp` compare the order's price to the touch.
+fn side_reached<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    side: &'static str,
+    touch: &'b Option<Decimal>,
+    limit_cmp: &'static str,
+    stop_cmp: &'static str,
+) -> QueryResult<()> {
+    out.push_sql(" OR (\"orders\".\"side\" = '");
+    out.push_sql(side);
+    out.push_sql(
+        "' AND ((\"orders\".\"order_type\" = 'limit' \
+         OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
+         AND \"orders\".\"limit_price\" ",
+    );
+    out.push_sql(limit_cmp);
+    out.push_bind_param::<Nullable<Numeric>, _>(touch)?;
+    out.push_sql(
+        " OR (\"orders\".\"order_type\" = 'stop' \
+         OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
+         AND \"orders\".\"stop_price\" ",
+    );
+    out.push_sql(stop_cmp);
+    out.push_bind_param::<Nullable<Numeric>, _>(touch)?;
+    out.push_sql("))");
+    Ok(())
+}
+
 impl QueryFragment<Pg> for MayAct {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // Limit-like: a limit order, or a stop-limit already armed; stop-like: a stop, or a
-        // stop-limit not yet armed. Buys trade at the ask, sells at the bid.
+        // With a touch: market and trailing orders, and each side whose prices it reaches
+        // (buys trade at the ask, sells at the bid). Day orders past a close, touch or not.
         out.push_sql("((");
         out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
-        out.push_sql(
-            "::numeric IS NOT NULL AND (\"orders\".\"order_type\" IN ('market', 'trailing_stop') \
-             OR (\"orders\".\"side\" = 'buy' AND ((\"orders\".\"order_type\" = 'limit' \
-             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
-             AND \"orders\".\"limit_price\" >= ",
-        );
-        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
-        out.push_sql(
-            " OR (\"orders\".\"order_type\" = 'stop' \
-             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
-             AND \"orders\".\"stop_price\" <= ",
-        );
-        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
-        out.push_sql(
-            ")) OR (\"orders\".\"side\" = 'sell' AND ((\"orders\".\"order_type\" = 'limit' \
-             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
-             AND \"orders\".\"limit_price\" <= ",
-        );
-        out.push_bind_param::<Nullable<Numeric>, _>(&self.bid)?;
-        out.push_sql(
-            " OR (\"orders\".\"order_type\" = 'stop' \
-             OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
-             AND \"orders\".\"stop_price\" >= ",
-        );
-        out.push_bind_param::<Nullable<Numeric>, _>(&self.bid)?;
-        out.push_sql("))))");
-        out.push_sql(" OR (\"orders\".\"time_in_force\" = 'day' AND \"orders\".\"submitted_at\" < ");
+        out.push_sql("::numeric IS NOT NULL AND (\"orders\".\"order_type\" IN ('market', 'trailing_stop')");
+        side_reached(&mut out, "buy", &self.ask, ">= ", "<= ")?;
+        side_reached(&mut out, "sell", &self.bid, "<= ", ">= ")?;
+        out.push_sql(")) OR (\"orders\".\"time_in_force\" = 'day' AND \"orders\".\"submitted_at\" < ");
         out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
         out.push_sql("))");
         Ok(())
