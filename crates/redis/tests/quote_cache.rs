@@ -244,12 +244,25 @@ async fn a_request_waits_for_another_instances_fetch_instead_of_calling() {
     let prefix = unique_prefix();
     let clock = ManualClock::new();
     // Instance B is fetching (slowly) and holds the lock; instance A asks meanwhile.
-    let slow = Upstream::new(Mode::Price(30_000), Duration::from_millis(300));
+    let slow = Upstream::new(Mode::Price(30_000), Duration::from_millis(800));
     let b = RedisQuoteCache::new(pool().await, slow.clone(), clock.clone(), config(&prefix));
-    let fetching = tokio::spawn(async move { b.quote(&aapl()).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let own = Upstream::new(Mode::Price(99_900), Duration::ZERO);
-    let a = RedisQuoteCache::new(pool().await, own.clone(), clock.clone(), config(&prefix));
+    let a_pool = pool().await;
+    let fetching = tokio::spawn(async move { b.quote(&aapl()).await });
+    // Wait until B really holds the lock (a fixed sleep raced B on a loaded machine).
+    let mut conn = a_pool.get().await.expect("conn");
+    let started = std::time::Instant::now();
+    while !redis::cmd("EXISTS")
+        .arg(format!("{prefix}quote:{{AAPL}}:lock"))
+        .query_async::<bool>(&mut *conn)
+        .await
+        .unwrap()
+    {
+        assert!(started.elapsed() < Duration::from_secs(5), "B never took the lock");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(conn);
+    let a = RedisQuoteCache::new(a_pool, own.clone(), clock.clone(), config(&prefix));
     let q = a.quote(&aapl()).await.expect("B's quote");
     assert_eq!(q.price, cents(30_000));
     assert_eq!(own.calls(), 0, "A waited for B's result instead of calling");

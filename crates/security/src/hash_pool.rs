@@ -128,22 +128,31 @@ mod tests {
     async fn a_full_queue_is_refused_at_once_not_queued() {
         let pool = HashPool::start(PoolConfig { threads: 1, queue: 1, nice: 0 }).expect("pool");
         let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (running, started) = std::sync::mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
         let blocker = {
             let (pool, gate) = (pool.clone(), gate.clone());
-            tokio::spawn(async move { pool.run(move || gate.lock().map(|g| g.recv()).is_ok()).await })
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = running.send(());
+                    gate.lock().map(|g| g.recv()).is_ok()
+                })
+                .await
+            })
         };
-        tokio::time::sleep(Duration::from_millis(50)).await; // the thread is now busy
-        let queued = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.run(|| 1).await })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await; // the one queue slot is taken
+        // The thread is busy once the blocker runs; then a second job takes the one queue slot.
+        tokio::task::spawn_blocking(move || started.recv_timeout(Duration::from_secs(10)))
+            .await
+            .expect("joined")
+            .expect("the blocker runs");
+        // Polled once, the second job has taken the one queue slot (`run` sends on first poll).
+        let mut queued = Box::pin(pool.run(|| 1));
+        assert!(tokio::time::timeout(Duration::ZERO, &mut queued).await.is_err(), "waits behind the blocker");
         let refused = pool.run(|| 2).await;
         assert!(matches!(refused, Err(InfraError::Unavailable(_))), "{refused:?}");
         release.send(()).expect("release");
         assert!(blocker.await.expect("joined").expect("ran"));
-        assert_eq!(queued.await.expect("joined").expect("ran"), 1);
+        assert_eq!(queued.await.expect("ran"), 1);
         assert_eq!(pool.run(|| 3).await.expect("ran"), 3, "room again");
     }
 }
