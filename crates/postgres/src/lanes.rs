@@ -63,8 +63,8 @@ impl PgPools {
     /// The calling thread's pool.
     pub fn pool(&self) -> &PgPool {
         let (id, lane) = CLAIMED.with(Cell::get);
-        let lane = if id == self.id { lane } else { 0 };
-        self.lanes.get(lane).unwrap_or(&self.lanes[0])
+        // A claim is only ever recorded for a lane that exists (`claim_lane`).
+        &self.lanes[if id == self.id { lane } else { 0 }]
     }
 
     /// Open connections per lane.

@@ -53,16 +53,16 @@ pub async fn connect_lanes(config: &PoolConfig, workers: usize) -> anyhow::Resul
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     let background = (config.max_size / 8).max(2).min(config.max_size);
     let per_worker = (config.max_size.saturating_sub(background) / workers).max(1);
-    let first = build(config, background, config.min_idle.map(|m| m.min(background))).await?;
-    let target = redact(&config.url);
-    drop(first.get().await.map_err(crate::errors::pool).with_context(|| format!("could not connect to {target}"))?);
-    let mut lanes = vec![first];
+    // Lane 0 is checked like a single pool: a wrong URL fails start-up here.
+    let shared =
+        PoolConfig { max_size: background, min_idle: config.min_idle.map(|m| m.min(background)), ..config.clone() };
+    let mut lanes = vec![connect(&shared).await?];
     for _ in 0..workers {
         // Opened on demand by the worker that uses them (see `lanes.rs`), never here.
         lanes.push(build(config, per_worker, None).await?);
     }
     tracing::info!(
-        db.url = %target,
+        db.url = %redact(&config.url),
         db.pool.background = background,
         db.pool.per_worker = per_worker,
         db.pool.workers = workers,

@@ -8,21 +8,12 @@
 //! first, and logins take what is left; when it is not, hashing runs at full speed.
 //! (`docs/benchmarks.md`: the login-storm phase measures exactly this.)
 
+use crate::password::HashingConfig;
 use brokerage_domain::InfraError;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
-
-#[derive(Debug, Clone, Copy)]
-pub struct PoolConfig {
-    /// Hashes running at once (threads).
-    pub threads: usize,
-    /// Hashes waiting for a thread; beyond this, `run` refuses at once.
-    pub queue: usize,
-    /// The threads' nice value (0 = same priority as the server's other threads, 19 = lowest).
-    pub nice: i32,
-}
 
 /// A fixed set of hashing threads; they end when the last clone of the pool is dropped.
 #[derive(Clone)]
@@ -31,17 +22,34 @@ pub(crate) struct HashPool {
 }
 
 impl HashPool {
-    pub(crate) fn start(config: PoolConfig) -> anyhow::Result<Self> {
-        let (jobs, queue) = sync_channel::<Job>(config.queue);
+    /// `max_concurrent` threads at `nice`, `max_queued` jobs waiting at most.
+    pub(crate) fn start(config: &HashingConfig) -> anyhow::Result<Self> {
+        let (jobs, queue) = sync_channel::<Job>(config.max_queued);
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..config.threads.max(1) {
+        let nice = config.nice;
+        for i in 0..config.max_concurrent.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || serve(&queue, config.nice))
+                .spawn(move || serve(&queue, nice))
                 .map_err(|e| anyhow::anyhow!("cannot start hashing thread: {e}"))?;
         }
         Ok(Self { jobs })
+    }
+
+    /// Runs `job` on a hashing thread and blocks the caller until it is done: for start-up,
+    /// so that even the first hash uses a hashing thread's reused memory.
+    pub(crate) fn run_and_wait<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = std::sync::mpsc::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(job());
+            }))
+            .map_err(|_| anyhow::anyhow!("password hashing threads have stopped"))?;
+        result.recv().map_err(|_| anyhow::anyhow!("a password hashing job was lost"))
     }
 
     /// Runs `job` on a hashing thread and waits (asynchronously) for its result.
@@ -116,7 +124,8 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_on_lower_priority_threads() {
-        let pool = HashPool::start(PoolConfig { threads: 2, queue: 4, nice: 7 }).expect("pool");
+        let config = HashingConfig { max_concurrent: 2, max_queued: 4, nice: 7, ..HashingConfig::default() };
+        let pool = HashPool::start(&config).expect("pool");
         let (name, nice) =
             pool.run(|| (std::thread::current().name().map(str::to_owned), own_nice())).await.expect("ran");
         assert!(name.expect("named").starts_with("argon2-"));
@@ -126,7 +135,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_is_refused_at_once_not_queued() {
-        let pool = HashPool::start(PoolConfig { threads: 1, queue: 1, nice: 0 }).expect("pool");
+        let config = HashingConfig { max_concurrent: 1, max_queued: 1, nice: 0, ..HashingConfig::default() };
+        let pool = HashPool::start(&config).expect("pool");
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let (running, started) = std::sync::mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));

@@ -1,4 +1,4 @@
-use crate::hash_pool::{HashPool, PoolConfig};
+use crate::hash_pool::HashPool;
 use argon2::password_hash::phc::{self, Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
@@ -50,13 +50,14 @@ impl Argon2Hasher {
     pub fn new(config: &HashingConfig) -> anyhow::Result<Self> {
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let pool = HashPool::start(config)?;
         let dummy_password = uuid::Uuid::now_v7().to_string();
-        let dummy = hash_blocking(&params, dummy_password.as_bytes())?;
-        let pool = HashPool::start(PoolConfig {
-            threads: config.max_concurrent.max(1),
-            queue: config.max_queued,
-            nice: config.nice,
-        })?;
+        // On a hashing thread, whose argon2 memory stays for later hashes; on the calling
+        // thread it would keep 19 MiB for the life of the process.
+        let dummy = {
+            let params = params.clone();
+            pool.run_and_wait(move || hash_blocking(&params, dummy_password.as_bytes()))??
+        };
         Ok(Self { params, pool, dummy })
     }
 
