@@ -32,7 +32,13 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::load(config.as_deref())?;
     telemetry::init(&settings.log);
-    match command.as_deref().unwrap_or("serve") {
+    let result = run(command.as_deref(), email, settings).await;
+    telemetry::flush_logs();
+    result
+}
+
+async fn run(command: Option<&str>, email: Option<String>, settings: Settings) -> anyhow::Result<()> {
+    match command.unwrap_or("serve") {
         "serve" => commands::serve(settings).await,
         "migrate" => commands::migrate(&settings).await,
         "create-admin" => {
@@ -41,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         }
         "check-invariants" => {
             if !commands::check_invariants(&settings).await? {
+                telemetry::flush_logs();
                 std::process::exit(1);
             }
             Ok(())

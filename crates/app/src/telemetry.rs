@@ -10,8 +10,11 @@
 //!   installed even without an endpoint, so logs still carry trace ids and incoming
 //!   `traceparent` headers are still continued.
 //!
-//! Call [`shutdown`] before the process exits: it exports the spans still buffered.
+//! JSON lines are written in batches, at least every 100 ms (`log_buffer`). Call [`shutdown`]
+//! (or [`flush_logs`]) before the process exits: it exports the spans and writes the lines
+//! still buffered.
 
+use crate::log_buffer::{self, BufferedLines};
 use crate::settings::{LogFormat, LogSettings};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -21,7 +24,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -83,7 +86,22 @@ impl OtelSettings {
 /// stdout. Call once, from `main`.
 pub fn init(log: &LogSettings) {
     let (otel, warning) = OtelSettings::from_env(std::env::vars());
-    let result = init_with(log, &otel, BoxMakeWriter::new(std::io::stdout));
+    let writer = if is_pretty(log.format) {
+        BoxMakeWriter::new(std::io::stdout)
+    } else {
+        match BufferedLines::new(std::io::stdout(), log_buffer::FLUSH_EVERY) {
+            Ok(lines) => {
+                let _ = LOG_LINES.set(lines.clone());
+                flush_logs_on_panic();
+                BoxMakeWriter::new(lines)
+            }
+            Err(e) => {
+                eprintln!("no log flushing thread ({e}); writing each log line directly");
+                BoxMakeWriter::new(std::io::stdout)
+            }
+        }
+    };
+    let result = init_with(log, &otel, writer);
     if let Err(e) = result {
         eprintln!("telemetry could not be initialised: {e:#}");
     }
@@ -96,12 +114,7 @@ pub fn init(log: &LogSettings) {
 /// Fails when a global subscriber is already installed or the exporter cannot be built.
 pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.filter));
-    let pretty = match log.format {
-        LogFormat::Pretty => true,
-        LogFormat::Json => false,
-        LogFormat::Auto => std::io::stdout().is_terminal(),
-    };
-    let fmt_layer = if pretty {
+    let fmt_layer = if is_pretty(log.format) {
         tracing_subscriber::fmt::layer().with_writer(writer).with_target(true).with_filter(filter).boxed()
     } else {
         tracing_subscriber::fmt::layer()
@@ -137,6 +150,36 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         tracing::info!(otel.endpoint = %endpoint, service.name = %otel.service_name, "exporting traces over OTLP/HTTP");
     }
     Ok(())
+}
+
+/// The human format on a terminal (or when asked for), JSON lines otherwise.
+fn is_pretty(format: LogFormat) -> bool {
+    match format {
+        LogFormat::Pretty => true,
+        LogFormat::Json => false,
+        LogFormat::Auto => std::io::stdout().is_terminal(),
+    }
+}
+
+/// The JSON log lines waiting to be written (`log_buffer`), when `init` buffers them.
+static LOG_LINES: OnceLock<BufferedLines> = OnceLock::new();
+
+/// Writes the log lines still buffered. Call before the process exits.
+pub fn flush_logs() {
+    if let Some(lines) = LOG_LINES.get()
+        && let Err(e) = lines.flush()
+    {
+        eprintln!("log lines could not be written: {e}");
+    }
+}
+
+/// A panic's report goes to stderr at once; the log lines before it must not stay behind.
+fn flush_logs_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flush_logs();
+        report(info);
+    }));
 }
 
 fn tracer_provider(otel: &OtelSettings) -> anyhow::Result<SdkTracerProvider> {
@@ -178,6 +221,7 @@ pub fn shutdown() {
     {
         tracing::warn!(error = %e, "shutting the trace exporter down failed");
     }
+    flush_logs();
 }
 
 // ---- request correlation on every log line -------------------------------------------------

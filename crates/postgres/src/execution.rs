@@ -12,7 +12,7 @@ use crate::booking::{lock_book, write};
 use crate::errors::{self, TxError};
 use crate::rows::OrderRow;
 use crate::schema::orders;
-use crate::statements::{IsOpen, MayAct};
+use crate::statements::{EngineCandidates, OpenSymbols};
 use crate::store::PgStore;
 use async_trait::async_trait;
 use brokerage_domain::market::Symbol;
@@ -31,14 +31,8 @@ impl ExecutionStore for PgStore {
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "open_symbols"))]
     async fn open_symbols(&self) -> Result<Vec<Symbol>, InfraError> {
         let mut conn = self.conn().await?;
-        let symbols: Vec<String> = orders::table
-            .filter(IsOpen)
-            .select(orders::symbol)
-            .distinct()
-            .order(orders::symbol.asc())
-            .load(&mut conn)
-            .await
-            .map_err(|e| errors::query(e, "list open symbols"))?;
+        let symbols: Vec<String> =
+            OpenSymbols.load(&mut conn).await.map_err(|e| errors::query(e, "list open symbols"))?;
         symbols
             .iter()
             .map(|s| {
@@ -56,17 +50,7 @@ impl ExecutionStore for PgStore {
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, InfraError> {
-        let mut query = orders::table
-            .filter(orders::symbol.eq(symbol.as_str().to_owned()))
-            .filter(IsOpen)
-            .filter(MayAct::new(candidates))
-            .select(OrderRow::as_select())
-            .order(orders::id.asc())
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(orders::id.gt(Uuid::from(after)));
-        }
+        let query = EngineCandidates::new(symbol.as_str(), candidates, after.map(Uuid::from), limit);
         let mut conn = self.conn().await?;
         let rows = query.load(&mut conn).await.map_err(|e| errors::query(e, "list open orders"))?;
         rows.into_iter().map(OrderRow::into_domain).collect()

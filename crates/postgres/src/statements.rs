@@ -12,10 +12,10 @@ use crate::rows::{ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, Trade
 use crate::schema::orders;
 use brokerage_domain::orders::Candidates;
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
-use diesel::{QueryResult, expression::Expression, expression::ValidGrouping};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -339,104 +339,162 @@ impl From<&[OrderRow]> for UpsertOrders {
     }
 }
 
-/// `status IN ('new', 'partially_filled')` on `orders`: the open book, spelled exactly as the
-/// predicate of the partial index `orders_open_symbol_idx` (a bound parameter could not
-/// prove that the index covers the query), and cacheable (diesel's `sql` literal is not).
-#[derive(Debug, Clone, Copy, QueryId)]
-pub(crate) struct IsOpen;
+/// The columns of `orders` in table order, so rows load as `OrderRow`s.
+const ORDER_COLUMNS: &str = "id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, \
+     limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
+     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq";
 
-impl Expression for IsOpen {
-    type SqlType = diesel::sql_types::Bool;
+/// The open book's predicate, spelled exactly as the partial indexes spell it (a bound
+/// parameter could not prove that an index covers the query).
+const OPEN: &str = "status IN ('new', 'partially_filled')";
+
+/// The symbols with open orders, in order: a skip scan over `orders_open_limit_idx`, one
+/// index probe per symbol instead of a walk over the whole open book.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub(crate) struct OpenSymbols;
+
+impl Query for OpenSymbols {
+    type SqlType = Text;
 }
 
-impl QueryFragment<Pg> for IsOpen {
+impl QueryFragment<Pg> for OpenSymbols {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("\"orders\".\"status\" IN ('new', 'partially_filled')");
+        out.push_sql(
+            "WITH RECURSIVE s (symbol) AS (\
+                 SELECT min(symbol) FROM orders WHERE status IN ('new', 'partially_filled') \
+                 UNION ALL \
+                 SELECT (SELECT min(o.symbol) FROM orders o \
+                          WHERE o.status IN ('new', 'partially_filled') AND o.symbol > s.symbol) \
+                 FROM s WHERE s.symbol IS NOT NULL) \
+             SELECT symbol FROM s WHERE symbol IS NOT NULL",
+        );
         Ok(())
     }
 }
 
-impl diesel::AppearsOnTable<orders::table> for IsOpen {}
-impl diesel::SelectableExpression<orders::table> for IsOpen {}
-
-impl ValidGrouping<()> for IsOpen {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-/// The engine's candidate filter, [`Candidates::may_act`] in SQL: open orders the touch could
-/// trade or move, and day orders submitted before the last close. One statement text for
-/// every pass (absent parts are NULL binds, which no row satisfies), so it is prepared once.
+/// The engine's candidates on one symbol, [`Candidates::may_act`] in SQL: open orders the
+/// touch could trade or move, and day orders submitted before the last close, by id from
+/// `after`, at most `limit`. Each part is one disjoint `UNION ALL` arm read through its own
+/// partial index (migration `engine_candidate_indexes`), so a pass costs the candidates it
+/// finds, not the size of the book. One statement text for every pass (absent parts are NULL
+/// binds, which no row satisfies), so it is prepared once.
 /// `crates/postgres/tests/store/engine.rs` checks it against `may_act` order by order.
-#[derive(Debug, Clone, QueryId)]
-pub(crate) struct MayAct {
+#[derive(Debug, Clone)]
+pub(crate) struct EngineCandidates {
+    symbol: String,
     ask: Option<Decimal>,
     bid: Option<Decimal>,
     day_orders_before: Option<DateTime<Utc>>,
+    after: Option<Uuid>,
+    limit: i64,
 }
 
-impl MayAct {
-    pub(crate) fn new(c: &Candidates) -> Self {
+impl QueryId for EngineCandidates {
+    type QueryId = EngineCandidates;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for EngineCandidates {
+    type SqlType = <orders::table as AsQuery>::SqlType;
+}
+
+impl EngineCandidates {
+    pub(crate) fn new(symbol: &str, c: &Candidates, after: Option<Uuid>, limit: usize) -> Self {
         Self {
+            symbol: symbol.to_owned(),
             ask: c.touch.map(|t| t.ask.get()),
             bid: c.touch.map(|t| t.bid.get()),
             day_orders_before: c.day_orders_before,
+            after,
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
         }
     }
-}
 
-impl Expression for MayAct {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-/// One side's trading condition at `touch`: limit-like orders (a limit, or a stop-limit already
-/// armed) whose limit the touch reaches, stop-like orders (a stop, or a stop-limit not armed)
-/// whose stop it reaches. `limit_cmp`/`stop_cmp` compare the order's price to the touch.
-fn side_reached<'b>(
-    out: &mut AstPass<'_, 'b, Pg>,
-    side: &'static str,
-    touch: &'b Option<Decimal>,
-    limit_cmp: &'static str,
-    stop_cmp: &'static str,
-) -> QueryResult<()> {
-    out.push_sql(" OR (\"orders\".\"side\" = '");
-    out.push_sql(side);
-    out.push_sql(
-        "' AND ((\"orders\".\"order_type\" = 'limit' \
-         OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NOT NULL)) \
-         AND \"orders\".\"limit_price\" ",
-    );
-    out.push_sql(limit_cmp);
-    out.push_bind_param::<Nullable<Numeric>, _>(touch)?;
-    out.push_sql(
-        " OR (\"orders\".\"order_type\" = 'stop' \
-         OR (\"orders\".\"order_type\" = 'stop_limit' AND \"orders\".\"triggered_at\" IS NULL)) \
-         AND \"orders\".\"stop_price\" ",
-    );
-    out.push_sql(stop_cmp);
-    out.push_bind_param::<Nullable<Numeric>, _>(touch)?;
-    out.push_sql("))");
-    Ok(())
-}
-
-impl QueryFragment<Pg> for MayAct {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // With a touch: market and trailing orders, and each side whose prices it reaches
-        // (buys trade at the ask, sells at the bid). Day orders past a close, touch or not.
-        out.push_sql("((");
-        out.push_bind_param::<Nullable<Numeric>, _>(&self.ask)?;
-        out.push_sql("::numeric IS NOT NULL AND (\"orders\".\"order_type\" IN ('market', 'trailing_stop')");
-        side_reached(&mut out, "buy", &self.ask, ">= ", "<= ")?;
-        side_reached(&mut out, "sell", &self.bid, "<= ", ">= ")?;
-        out.push_sql(")) OR (\"orders\".\"time_in_force\" = 'day' AND \"orders\".\"submitted_at\" < ");
-        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
-        out.push_sql("))");
+    /// One arm: the open orders of the symbol after the cursor that satisfy `condition`
+    /// (SQL with `?` where `binds` go, in order); `trading` arms leave expiring day orders to
+    /// the day arm, so no order is read twice.
+    fn arm<'b>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, Pg>,
+        condition: &'static str,
+        binds: &[&'b Option<Decimal>],
+        trading: bool,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(ORDER_COLUMNS);
+        out.push_sql(" FROM orders WHERE symbol = ");
+        out.push_bind_param::<Text, _>(&self.symbol)?;
+        out.push_sql(" AND ");
+        out.push_sql(OPEN);
+        out.push_sql(" AND (");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
+        out.push_sql("::uuid IS NULL OR id > ");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
+        out.push_sql(") AND ");
+        let mut binds = binds.iter();
+        for (i, part) in condition.split('?').enumerate() {
+            if i > 0 {
+                match binds.next() {
+                    Some(bind) => out.push_bind_param::<Nullable<Numeric>, _>(*bind)?,
+                    None => out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?,
+                }
+            }
+            out.push_sql(part);
+        }
+        if trading {
+            out.push_sql(" AND (time_in_force <> 'day' OR ");
+            out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
+            out.push_sql("::timestamptz IS NULL OR submitted_at >= ");
+            out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
+            out.push_sql(")");
+        }
         Ok(())
     }
 }
 
-impl diesel::AppearsOnTable<orders::table> for MayAct {}
-impl diesel::SelectableExpression<orders::table> for MayAct {}
+/// Limit-like orders: a limit, or a stop-limit already armed.
+macro_rules! limit_like {
+    () => {
+        "(order_type = 'limit' OR (order_type = 'stop_limit' AND triggered_at IS NOT NULL))"
+    };
+}
 
-impl ValidGrouping<()> for MayAct {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
+/// Stop-like orders: a stop, or a stop-limit not armed.
+macro_rules! stop_like {
+    () => {
+        "(order_type = 'stop' OR (order_type = 'stop_limit' AND triggered_at IS NULL))"
+    };
+}
+
+impl QueryFragment<Pg> for EngineCandidates {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // Buys trade at the ask, sells at the bid; market and trailing orders act on any
+        // touch; day orders past a close expire, touch or not. `?` in a condition is the
+        // touch (or, in the last arm, the cutoff).
+        let arms: [(&str, &[&Option<Decimal>], bool); 6] = [
+            ("?::numeric IS NOT NULL AND order_type IN ('market', 'trailing_stop')", &[&self.ask], true),
+            (concat!("side = 'buy' AND limit_price >= ? AND ", limit_like!()), &[&self.ask], true),
+            (concat!("side = 'sell' AND limit_price <= ? AND ", limit_like!()), &[&self.bid], true),
+            (
+                concat!("side = 'buy' AND stop_price IS NOT NULL AND stop_price <= ? AND ", stop_like!()),
+                &[&self.ask],
+                true,
+            ),
+            (
+                concat!("side = 'sell' AND stop_price IS NOT NULL AND stop_price >= ? AND ", stop_like!()),
+                &[&self.bid],
+                true,
+            ),
+            ("time_in_force = 'day' AND submitted_at < ?", &[], false),
+        ];
+        for (i, (condition, binds, trading)) in arms.into_iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            self.arm(&mut out, condition, binds, trading)?;
+        }
+        out.push_sql(" ORDER BY id LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
+        Ok(())
+    }
 }

@@ -311,9 +311,20 @@ async fn the_candidate_filter_in_sql_agrees_with_may_act_order_by_order() {
             let q = touch.map(|(bid, ask)| quote("AAPL", bid, ask));
             let candidates = Candidates::new(q.as_ref(), cutoff);
             let expected: HashSet<_> = orders.iter().filter(|o| candidates.may_act(o)).map(|o| o.id).collect();
-            let got: HashSet<_> =
+            let got: Vec<_> =
                 env.store.open_orders(&aapl, &candidates, None, 100).await.unwrap().into_iter().map(|o| o.id).collect();
-            assert_eq!(got, expected, "{candidates:?}");
+            assert_eq!(got.iter().copied().collect::<HashSet<_>>(), expected, "{candidates:?}");
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "each order once, by id: {candidates:?}");
+            // Pages of two, each from the last id of the one before, read the same orders.
+            let mut paged = Vec::new();
+            loop {
+                let page = env.store.open_orders(&aapl, &candidates, paged.last().copied(), 2).await.unwrap();
+                paged.extend(page.iter().map(|o| o.id));
+                if page.len() < 2 {
+                    break;
+                }
+            }
+            assert_eq!(paged, got, "paged: {candidates:?}");
             checked += usize::from(!expected.is_empty());
         }
     }
