@@ -6,9 +6,9 @@
 //!   `user_id` flattened to the top level (see [`JsonLines`]).
 //! - **Traces**: `tracing` spans go to OpenTelemetry through `tracing-opentelemetry`, and are
 //!   exported over OTLP/HTTP (protobuf) when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
-//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see [`OtelSettings`]). The OpenTelemetry layer is
-//!   installed even without an endpoint, so logs still carry trace ids and incoming
-//!   `traceparent` headers are still continued.
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see [`OtelSettings`]). Without an endpoint no
+//!   OpenTelemetry layer is installed; logs still carry each request's trace id (the
+//!   caller's `traceparent`, or a new one).
 //!
 //! JSON lines are written in batches, at least every 100 ms (`log_buffer`). Call [`shutdown`]
 //! (or [`flush_logs`]) before the process exits: it exports the spans and writes the lines
@@ -29,7 +29,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{FilterFn, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -132,17 +132,16 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
     let tracer = provider.tracer("brokerage");
     // Only our own spans become OpenTelemetry spans: library internals (the exporter's HTTP
     // client among them) would be noise, or feed back into the exporter. Without an exporter
-    // only the request span is kept: it carries the trace id that logs and outgoing calls
-    // show; building OpenTelemetry data for every inner span only to drop it cost ~5 % of
-    // the server's CPU per request (`docs/benchmarks.md`).
-    let exporting = otel.traces_endpoint.is_some();
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter_fn(move |meta| {
-        meta.target().starts_with("brokerage")
-            && *meta.level() <= Level::INFO
-            && (exporting || meta.name() == brokerage_http::REQUEST_SPAN)
-    }));
+    // there is no OpenTelemetry layer at all: building span data for every request only to
+    // drop it cost ~10 µs of CPU per request (`docs/benchmarks.md`); the request's trace id
+    // (the caller's `traceparent`, or a new one) still reaches every log line.
+    let otel_layer =
+        otel.traces_endpoint.is_some().then(|| tracing_opentelemetry::layer().with_tracer(tracer).with_filter(ours()));
+    // The correlation ids live on our own request spans: with no filter of its own this
+    // layer would switch on every debug and trace callsite of every library.
+    let correlation = CorrelationLayer.with_filter(ours());
 
-    tracing_subscriber::registry().with(CorrelationLayer).with(otel_layer).with(fmt_layer).try_init()?;
+    tracing_subscriber::registry().with(correlation).with(otel_layer).with(fmt_layer).try_init()?;
     if let Ok(mut slot) = PROVIDER.lock() {
         *slot = Some(provider);
     }
@@ -150,6 +149,13 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         tracing::info!(otel.endpoint = %endpoint, service.name = %otel.service_name, "exporting traces over OTLP/HTTP");
     }
     Ok(())
+}
+
+/// Our own spans and events at `INFO` and above (with the level hint, so that less severe
+/// callsites stay off when no other layer wants them).
+fn ours() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    filter_fn(|meta: &tracing::Metadata<'_>| meta.target().starts_with("brokerage") && *meta.level() <= Level::INFO)
+        .with_max_level_hint(LevelFilter::INFO)
 }
 
 /// The human format on a terminal (or when asked for), JSON lines otherwise.
@@ -444,7 +450,7 @@ mod tests {
         }
         let buf = Buf::default();
         let writer = buf.clone();
-        let subscriber = tracing_subscriber::registry().with(CorrelationLayer).with(
+        let subscriber = tracing_subscriber::registry().with(CorrelationLayer.with_filter(ours())).with(
             tracing_subscriber::fmt::layer()
                 .with_writer(move || writer.clone())
                 .with_ansi(false)

@@ -51,6 +51,5 @@ pub use extract::Authenticated;
 pub use metrics::GaugeProbe;
 pub use ops::Ops;
 pub use rate_limit::{Limit, RateLimitPolicy};
-pub use request_id::REQUEST_SPAN;
 pub use server::{HttpConfig, admin_app, app, build_admin_server, build_server, build_server_with, routes};
 pub use state::ApiState;

@@ -50,6 +50,9 @@ fn route_of(req: &actix_web::HttpRequest) -> String {
     req.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
 }
 
+/// The name of each request's root span.
+const REQUEST_SPAN: &str = "http.request";
+
 /// The middleware (`middleware::from_fn(request_id::middleware)`); wrap it outside every other
 /// middleware that may produce errors, so they carry the id too.
 ///
@@ -57,8 +60,6 @@ fn route_of(req: &actix_web::HttpRequest) -> String {
 /// `http.request.method`, `http.route`, `http.response.status_code`, `user.id` recorded by
 /// the [`Authenticated`](crate::Authenticated) extractor), continues an incoming W3C
 /// `traceparent`, records the request metrics and writes the one access-log line per request.
-/// The name of each request's root span (telemetry keeps it even when nothing is exported).
-pub const REQUEST_SPAN: &str = "http.request";
 
 pub async fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
@@ -80,9 +81,7 @@ pub async fn middleware<B: MessageBody + 'static>(
         http.response.status_code = tracing::field::Empty,
         user.id = tracing::field::Empty,
     );
-    if let Some(trace_id) = trace_context::continue_trace(&span, req.headers()) {
-        span.record("trace_id", trace_id.as_str());
-    }
+    span.record("trace_id", trace_context::continue_trace(&span, req.headers()).as_str());
     let started = Instant::now();
     // Creating the inner future may already do work (routing), so scope that too.
     let inner = REQUEST_ID.sync_scope(id.clone(), || span.in_scope(|| next.call(req)));
@@ -93,7 +92,7 @@ pub async fn middleware<B: MessageBody + 'static>(
     };
     let elapsed = started.elapsed();
     span.record("http.route", route.as_str());
-    trace_context::rename(&span, format!("{method} {route}"));
+    trace_context::rename(&span, method.as_str(), &route);
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");

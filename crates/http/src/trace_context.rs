@@ -7,6 +7,7 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use uuid::Uuid;
 
 struct Headers<'a>(&'a HeaderMap);
 
@@ -21,13 +22,15 @@ impl Extractor for Headers<'_> {
 }
 
 /// Parents `span` on the caller's trace when `headers` carry a valid `traceparent`
-/// (`tracestate` is kept too), then returns the span's trace id as 32 hex digits: the
-/// caller's, or a new one. `None` when no OpenTelemetry layer is installed.
+/// (`tracestate` is kept too), then returns the trace id as 32 hex digits: the caller's, or a
+/// new one. Without an OpenTelemetry layer (the app installs none when nothing exports
+/// spans) the id is still the caller's or a new random one, so logs stay correlated.
 ///
 /// Call it before the span is first entered: a started span cannot change its parent.
-pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<String> {
+pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) -> String {
     let parent = TraceContextPropagator::new().extract(&Headers(headers));
-    if parent.span().span_context().is_valid()
+    let incoming = parent.span().span_context().clone();
+    if incoming.is_valid()
         && let Err(e) = span.set_parent(parent)
     {
         tracing::debug!(error = %e, "the incoming trace context could not be applied");
@@ -35,13 +38,24 @@ pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<Strin
     let context = span.context();
     let span_ref = context.span();
     let span_context = span_ref.span_context();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    if span_context.is_valid() {
+        span_context.trace_id().to_string()
+    } else if incoming.is_valid() {
+        incoming.trace_id().to_string()
+    } else {
+        Uuid::new_v4().simple().to_string()
+    }
 }
 
 /// Renames the OpenTelemetry span behind `span` (a started span ignores `otel.name`
 /// recorded later): the request span becomes `{method} {route}` once the route is known.
-pub fn rename(span: &tracing::Span, name: String) {
-    span.context().span().update_name(name);
+/// Nothing to do, and nothing formatted, when no OpenTelemetry layer records spans.
+pub fn rename(span: &tracing::Span, method: &str, route: &str) {
+    let context = span.context();
+    let span_ref = context.span();
+    if span_ref.span_context().is_valid() {
+        span_ref.update_name(format!("{method} {route}"));
+    }
 }
 
 #[cfg(test)]
@@ -72,7 +86,7 @@ mod tests {
             let span = tracing::info_span!("req");
             continue_trace(&span, &headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
         });
-        assert_eq!(trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 
     #[test]
@@ -82,15 +96,19 @@ mod tests {
             let b = continue_trace(&tracing::info_span!("b"), &headers("00-zz-00f067aa0ba902b7-01"));
             (a, b)
         });
-        let fresh = fresh.expect("a new trace id");
         assert_eq!(fresh.len(), 32);
         assert_ne!(fresh, "0".repeat(32));
-        assert!(garbled.is_some_and(|g| g != fresh));
+        assert_ne!(garbled, fresh);
     }
 
     #[test]
-    fn without_an_opentelemetry_layer_there_is_no_trace_id() {
+    fn without_an_opentelemetry_layer_the_callers_trace_id_or_a_new_one_is_reported() {
         let span = tracing::info_span!("req");
-        assert_eq!(continue_trace(&span, &HeaderMap::new()), None);
+        let continued = continue_trace(&span, &headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        assert_eq!(continued, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let (a, b) = (continue_trace(&span, &HeaderMap::new()), continue_trace(&span, &HeaderMap::new()));
+        assert!(a.len() == 32 && a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b, "each request its own");
+        assert_eq!(continue_trace(&span, &headers("00-zz-00f067aa0ba902b7-01")).len(), 32);
     }
 }
