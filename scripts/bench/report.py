@@ -27,7 +27,8 @@ PHASES = [
     ("login_storm", "POST /api/v1/auth/login, the storm itself"),
 ]
 CRITERION = [
-    ("jwt_verify", "JWT verify (JwtIssuer::verify, HS256)"),
+    ("jwt_verify", "JWT verify, first sight (JwtIssuer::verify, HS256)"),
+    ("jwt_verify_repeat", "JWT verify, the same token again (remembered)"),
     ("jwt_issue", "JWT issue (JwtIssuer::issue)"),
     ("order_parse_and_submit", "OrderSpec::parse + Order::submitted"),
     ("settlement_reserve_fill", "settlement::reserve + settlement::fill"),
