@@ -350,6 +350,11 @@ const OPEN: &str = "status IN ('new', 'partially_filled')";
 
 /// The symbols with open orders, in order: a skip scan over `orders_open_limit_idx`, one
 /// index probe per symbol instead of a walk over the whole open book.
+///
+/// The engine's two reads are planned afresh on every pass (unnamed statements, once a
+/// second): a plan cached while the book was small (a new database, a quiet start) kept
+/// scanning the whole book after it had grown — 20–200 ms a pass at 30 k–60 k orders, seen
+/// as order-latency spikes every second. Planning costs well under a millisecond.
 #[derive(Debug, Clone, Copy, QueryId)]
 pub(crate) struct OpenSymbols;
 
@@ -359,6 +364,7 @@ impl Query for OpenSymbols {
 
 impl QueryFragment<Pg> for OpenSymbols {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
         out.push_sql(
             "WITH RECURSIVE s (symbol) AS (\
                  SELECT min(symbol) FROM orders WHERE status IN ('new', 'partially_filled') \
@@ -377,7 +383,7 @@ impl QueryFragment<Pg> for OpenSymbols {
 /// `after`, at most `limit`. Each part is one disjoint `UNION ALL` arm read through its own
 /// partial index (migration `engine_candidate_indexes`), so a pass costs the candidates it
 /// finds, not the size of the book. One statement text for every pass (absent parts are NULL
-/// binds, which no row satisfies), so it is prepared once.
+/// binds, which no row satisfies), planned afresh each time (see [`OpenSymbols`]).
 /// `crates/postgres/tests/store/engine.rs` checks it against `may_act` order by order.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineCandidates {
@@ -468,6 +474,7 @@ macro_rules! stop_like {
 
 impl QueryFragment<Pg> for EngineCandidates {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
         // Buys trade at the ask, sells at the bid; market and trailing orders act on any
         // touch; day orders past a close expire, touch or not. `?` in a condition is the
         // touch (or, in the last arm, the cutoff).
