@@ -60,7 +60,6 @@ const REQUEST_SPAN: &str = "http.request";
 /// `http.request.method`, `http.route`, `http.response.status_code`, `user.id` recorded by
 /// the [`Authenticated`](crate::Authenticated) extractor), continues an incoming W3C
 /// `traceparent`, records the request metrics and writes the one access-log line per request.
-
 pub async fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
