@@ -129,21 +129,21 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
     };
 
     let provider = tracer_provider(otel)?;
-    let tracer = provider.tracer("brokerage");
     // Only our own spans become OpenTelemetry spans: library internals (the exporter's HTTP
     // client among them) would be noise, or feed back into the exporter. Without an exporter
     // there is no OpenTelemetry layer at all: building span data for every request only to
     // drop it cost ~10 µs of CPU per request (`docs/benchmarks.md`); the request's trace id
     // (the caller's `traceparent`, or a new one) still reaches every log line.
-    let otel_layer =
-        otel.traces_endpoint.is_some().then(|| tracing_opentelemetry::layer().with_tracer(tracer).with_filter(ours()));
+    let otel_layer = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("brokerage")).with_filter(ours()));
     // The correlation ids live on our own request spans: with no filter of its own this
     // layer would switch on every debug and trace callsite of every library.
     let correlation = CorrelationLayer.with_filter(ours());
 
     tracing_subscriber::registry().with(correlation).with(otel_layer).with(fmt_layer).try_init()?;
     if let Ok(mut slot) = PROVIDER.lock() {
-        *slot = Some(provider);
+        *slot = provider;
     }
     if let Some(endpoint) = &otel.traces_endpoint {
         tracing::info!(otel.endpoint = %endpoint, service.name = %otel.service_name, "exporting traces over OTLP/HTTP");
@@ -188,13 +188,10 @@ fn flush_logs_on_panic() {
     }));
 }
 
-fn tracer_provider(otel: &OtelSettings) -> anyhow::Result<SdkTracerProvider> {
+/// The tracer provider exporting to `otel`'s endpoint; `None` without one (no spans are built).
+fn tracer_provider(otel: &OtelSettings) -> anyhow::Result<Option<SdkTracerProvider>> {
+    let Some(endpoint) = &otel.traces_endpoint else { return Ok(None) };
     let resource = Resource::builder().with_service_name(otel.service_name.clone()).build();
-    let builder = SdkTracerProvider::builder().with_resource(resource);
-    let Some(endpoint) = &otel.traces_endpoint else {
-        // No exporter: spans still get ids (for logs and propagation) and are dropped.
-        return Ok(builder.build());
-    };
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -202,7 +199,7 @@ fn tracer_provider(otel: &OtelSettings) -> anyhow::Result<SdkTracerProvider> {
         .with_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| anyhow::anyhow!("the OTLP exporter for {endpoint} could not be built: {e}"))?;
-    Ok(builder.with_batch_exporter(exporter).build())
+    Ok(Some(SdkTracerProvider::builder().with_resource(resource).with_batch_exporter(exporter).build()))
 }
 
 fn provider() -> Option<SdkTracerProvider> {

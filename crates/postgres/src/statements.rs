@@ -346,7 +346,11 @@ const ORDER_COLUMNS: &str = "id, account_id, client_order_id, symbol, side, orde
 
 /// The open book's predicate, spelled exactly as the partial indexes spell it (a bound
 /// parameter could not prove that an index covers the query).
-const OPEN: &str = "status IN ('new', 'partially_filled')";
+macro_rules! open_book {
+    () => {
+        "status IN ('new', 'partially_filled')"
+    };
+}
 
 /// The symbols with open orders, in order: a skip scan over `orders_open_limit_idx`, one
 /// index probe per symbol instead of a walk over the whole open book.
@@ -365,15 +369,14 @@ impl Query for OpenSymbols {
 impl QueryFragment<Pg> for OpenSymbols {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.unsafe_to_cache_prepared();
-        out.push_sql(
-            "WITH RECURSIVE s (symbol) AS (\
-                 SELECT min(symbol) FROM orders WHERE status IN ('new', 'partially_filled') \
-                 UNION ALL \
-                 SELECT (SELECT min(o.symbol) FROM orders o \
-                          WHERE o.status IN ('new', 'partially_filled') AND o.symbol > s.symbol) \
-                 FROM s WHERE s.symbol IS NOT NULL) \
+        out.push_sql(concat!(
+            "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM orders WHERE ",
+            open_book!(),
+            " UNION ALL SELECT (SELECT min(symbol) FROM orders WHERE ",
+            open_book!(),
+            " AND symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL) \
              SELECT symbol FROM s WHERE symbol IS NOT NULL",
-        );
+        ));
         Ok(())
     }
 }
@@ -385,7 +388,7 @@ impl QueryFragment<Pg> for OpenSymbols {
 /// finds, not the size of the book. One statement text for every pass (absent parts are NULL
 /// binds, which no row satisfies), planned afresh each time (see [`OpenSymbols`]).
 /// `crates/postgres/tests/store/engine.rs` checks it against `may_act` order by order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, QueryId)]
 pub(crate) struct EngineCandidates {
     symbol: String,
     ask: Option<Decimal>,
@@ -393,11 +396,6 @@ pub(crate) struct EngineCandidates {
     day_orders_before: Option<DateTime<Utc>>,
     after: Option<Uuid>,
     limit: i64,
-}
-
-impl QueryId for EngineCandidates {
-    type QueryId = EngineCandidates;
-    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl Query for EngineCandidates {
@@ -430,9 +428,7 @@ impl EngineCandidates {
         out.push_sql(ORDER_COLUMNS);
         out.push_sql(" FROM orders WHERE symbol = ");
         out.push_bind_param::<Text, _>(&self.symbol)?;
-        out.push_sql(" AND ");
-        out.push_sql(OPEN);
-        out.push_sql(" AND (");
+        out.push_sql(concat!(" AND ", open_book!(), " AND ("));
         out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
         out.push_sql("::uuid IS NULL OR id > ");
         out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
