@@ -33,6 +33,7 @@ mod positions;
 mod request_keys;
 mod rows;
 mod schema;
+mod short_tx;
 mod statements;
 mod store;
 #[cfg(feature = "test-support")]

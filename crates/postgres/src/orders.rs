@@ -10,6 +10,7 @@ use crate::ledger::fetch_limit;
 use crate::request_keys::{self, Keyed};
 use crate::rows::OrderRow;
 use crate::schema::orders;
+use crate::short_tx::ShortTx;
 use crate::store::PgStore;
 use async_trait::async_trait;
 use brokerage_domain::orders::booking;
@@ -44,27 +45,52 @@ impl OrderStore for PgStore {
     )]
     async fn place(&self, order: &Order, hold: Money, after: &AfterPlace) -> Result<Order, StoreOrderError> {
         let mut conn = self.conn().await?;
-        conn.transaction(async |c| -> Result<Order, TxError<StoreOrderError>> {
+        let placed = async {
             // Locking the account row serialises every order and cash movement of the account,
             // so concurrent orders never spend the same buying power twice.
-            let (account, position) = lock_book(c, order.account_id, &order.symbol).await?;
-            let account = account.ok_or(TxError::Port(StoreOrderError::AccountNotFound))?;
+            let (tx, (account, position)) =
+                ShortTx::begin(&mut conn, async |c| lock_book(c, order.account_id, &order.symbol).await).await?;
+            let Some(account) = account else {
+                tx.rollback().await?;
+                return Err(TxError::Port(StoreOrderError::AccountNotFound));
+            };
             if let Some(key) = &order.request_key
-                && let Some(Keyed::Order(id)) = request_keys::find(c, order.account_id, key).await?
+                && let Some(Keyed::Order(id)) = request_keys::find(tx.conn(), order.account_id, key).await?
             {
-                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(c).await?;
-                let first = first.into_domain().map_err(TxError::port)?;
+                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
+                tx.rollback().await?;
+                let first = first?.into_domain().map_err(TxError::port)?;
                 return Err(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first))));
             }
-            let booking = booking::place(order.clone(), account, position, hold, after).map_err(TxError::port)?;
-            let stored = write_booking::write(c, &booking).await?;
-            if let Some(key) = &order.request_key {
-                request_keys::record(c, order.account_id, key, Keyed::Order(order.id), order.submitted_at).await?;
-            }
+            let booking = match booking::place(order.clone(), account, position, hold, after) {
+                Ok(booking) => booking,
+                Err(rejected) => {
+                    tx.rollback().await?;
+                    return Err(TxError::port(rejected));
+                }
+            };
+            let stored = tx
+                .commit(async |c| {
+                    let record = async {
+                        match &order.request_key {
+                            Some(key) => {
+                                request_keys::record(c, order.account_id, key, Keyed::Order(order.id), order.submitted_at)
+                                    .await
+                            }
+                            None => Ok(()),
+                        }
+                    };
+                    // After a failed statement the rest fail with "transaction aborted": the
+                    // booking's error is the cause.
+                    let (stored, recorded) = tokio::join!(biased; write_booking::write(c, &booking), record);
+                    let stored = stored?;
+                    recorded?;
+                    Ok(stored)
+                })
+                .await?;
             stored_order(stored, order.id)
-        })
-        .await
-        .map_err(|e| {
+        };
+        placed.await.map_err(|e: TxError<StoreOrderError>| {
             e.resolve("place order", |e| duplicate_client_id(e).then_some(StoreOrderError::DuplicateClientOrderId))
         })
     }

@@ -27,7 +27,7 @@ struct Row {
 
 /// What `key` created for `account`, if it was used. Call with the account locked.
 pub(crate) async fn find<E>(
-    c: &mut AsyncPgConnection,
+    mut c: &AsyncPgConnection,
     account: AccountId,
     key: &str,
 ) -> Result<Option<Keyed>, TxError<E>>
@@ -37,7 +37,7 @@ where
     let rows: Vec<Row> = sql_query("SELECT order_id, activity_id FROM request_keys WHERE account_id = $1 AND key = $2")
         .bind::<SqlUuid, _>(Uuid::from(account))
         .bind::<Text, _>(key)
-        .load(c)
+        .load(&mut c)
         .await?;
     Ok(rows.into_iter().next().and_then(|r| match (r.order_id, r.activity_id) {
         (Some(o), _) => Some(Keyed::Order(OrderId::from_uuid(o))),
@@ -48,7 +48,7 @@ where
 
 /// Records that `key` created `what` for `account`.
 pub(crate) async fn record<E>(
-    c: &mut AsyncPgConnection,
+    mut c: &AsyncPgConnection,
     account: AccountId,
     key: &str,
     what: Keyed,
@@ -69,7 +69,7 @@ where
     .bind::<Nullable<SqlUuid>, _>(order_id)
     .bind::<Nullable<SqlUuid>, _>(activity_id)
     .bind::<Timestamptz, _>(at)
-    .execute(c)
+    .execute(&mut c)
     .await?;
     Ok(())
 }

@@ -16,4 +16,5 @@ mod pool;
 mod replace;
 mod request_keys;
 mod schema;
+mod short_tx;
 mod users;
