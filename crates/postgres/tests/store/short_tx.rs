@@ -79,17 +79,15 @@ async fn a_placement_dropped_inside_its_transaction_leaves_no_transaction_open()
 
     // The dropped request's session must not linger "idle in transaction" (holding the
     // account's lock for good); its connection is discarded, not handed on.
-    let idle_in_tx = format!(
-        "SELECT count(*)::text AS value FROM pg_stat_activity \
-         WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-    );
-    let mut lingering = count(&env.db, &idle_in_tx).await;
+    let idle_in_tx = "SELECT count(*)::text AS value FROM pg_stat_activity \
+         WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()";
+    let mut lingering = count(&env.db, idle_in_tx).await;
     for _ in 0..50 {
         if lingering == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        lingering = count(&env.db, &idle_in_tx).await;
+        lingering = count(&env.db, idle_in_tx).await;
     }
     assert_eq!(lingering, 0, "a session was left inside the dropped transaction");
 
