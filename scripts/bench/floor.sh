@@ -69,6 +69,6 @@ tps, ticks, hz = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rps = d["requests"] / (d["duration_us"] / 1e6)
 cpu_us = ticks / hz / d["requests"] * 1e6
 print(f"floor server: {rps:,.0f} req/s, p50 {d['p50_us']/1000:.2f} ms, p99 {d['p99_us']/1000:.2f} ms, "
-      f"non-2xx {d['non2xx']}, server CPU {cpu_us:.0f} µs/request")
+      f"answers >= 400 {d['status_errors']}, server CPU {cpu_us:.0f} µs/request")
 print(f"pgbench primary-key read: {tps:,.0f} tps; floor / pgbench = {rps / tps:.0%}")
 PY

@@ -39,7 +39,7 @@ export BENCH_USERS="$OUT/users.tsv"
 orders() {
     BENCH_MODE=order BENCH_OUT="$OUT/$1.json" wrk -t 2 -c 32 -d 8s --timeout 10s -s "$HERE/wrk.lua" \
         "http://127.0.0.1:$PORT" >/dev/null
-    python3 -c "import json; d=json.load(open('$OUT/$1.json')); print(f\"$1: {d['requests']/(d['duration_us']/1e6):,.0f} req/s, p50 {d['p50_us']/1000:.0f} ms, p90 {d['p90_us']/1000:.0f} ms, p99 {d['p99_us']/1000:.0f} ms, non-2xx {d['non2xx']}\")"
+    python3 -c "import json; d=json.load(open('$OUT/$1.json')); print(f\"$1: {d['requests']/(d['duration_us']/1e6):,.0f} req/s, p50 {d['p50_us']/1000:.0f} ms, p90 {d['p90_us']/1000:.0f} ms, p99 {d['p99_us']/1000:.0f} ms, answers >= 400 {d['status_errors']}\")"
 }
 orders alone
 case "$NEIGHBOUR" in

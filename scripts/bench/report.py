@@ -69,12 +69,16 @@ def wrk_phase(raw: str, name: str, meta: dict) -> dict | None:
         "p90_ms": round(w["p90_us"] / 1000, 2),
         "p99_ms": round(w["p99_us"] / 1000, 2),
         "max_ms": round(w["max_us"] / 1000, 2),
-        "non_2xx": w["non2xx"],
         "socket_errors": socket_errors,
-        "errors": w["non2xx"] + socket_errors,
-        "sample_error": w.get("sample_error", ""),
     }
     c = load(os.path.join(raw, f"{name}.counters.json"))
+    # Non-2xx answers: the server's own count for the run (3xx included) when the phase has
+    # counters, never less than wrk's count of answers >= 400.
+    non_2xx = w["status_errors"]
+    if c is not None and "server_non2xx" in c:
+        non_2xx = max(non_2xx, c["server_non2xx"])
+    out["non_2xx"] = non_2xx
+    out["errors"] = non_2xx + socket_errors
     if c is not None and n:
         out["pg_xacts_per_request"] = round(c["pg_xacts"] / n, 2)
         out["redis_cmds_per_request"] = round(c["redis_cmds"] / n, 2)

@@ -243,17 +243,26 @@ run_wrk() {
         >"$RAW/$name.wrk.txt" 2>&1; } 2>"$RAW/$name.wrkcpu"
 }
 
+# Answers that were not 2xx, by the server's own request counter (/metrics is on the public port:
+# no admin port is set), so a 3xx counts too (wrk's status_errors are >= 400 only).
+server_non2xx() {
+    curl -sf "$BASE/metrics" | awk '/^http_server_requests_total\{/ && !/status="2/ { n += $NF } END { print n + 0 }'
+}
+
 # Counters around a measured run: Postgres transactions of the bench database, Redis commands,
-# CPU (cpu.py), the server's RSS.
-X0="" R0="" C0=""
+# non-2xx answers, CPU (cpu.py), the server's RSS.
+X0="" R0="" C0="" N0=""
 counters_start() {
+    N0="$(server_non2xx)"
     X0="$(db_xacts)"
     R0="$(redis_cmds)"
     C0="$(cpu_snapshot)"
 }
 counters_end() {
     local name="$1"
-    python3 - "$RAW/$name.counters.json" "$(python3 "$HERE/cpu.py" delta "$C0" "$(cpu_snapshot)")" "$RAW/$name.wrkcpu" <<PY
+    local c1
+    c1="$(cpu_snapshot)"
+    python3 - "$RAW/$name.counters.json" "$(python3 "$HERE/cpu.py" delta "$C0" "$c1")" "$RAW/$name.wrkcpu" <<PY
 import json, sys
 d = json.loads(sys.argv[2])
 tck = $(getconf CLK_TCK)
@@ -263,6 +272,7 @@ except (OSError, ValueError):
     wrk_s = 0.0
 json.dump({
     "pg_xacts": $(($(db_xacts) - X0)),
+    "server_non2xx": $(($(server_non2xx) - N0)),
     "redis_cmds": $(($(redis_cmds) - R0)),
     "server_cpu_ticks": d["server"],
     "cpu_s": {k: round(v / tck, 2) for k, v in d.items()} | {"wrk": wrk_s},
