@@ -3,6 +3,7 @@
 mod asset_cache;
 pub mod commands;
 mod execution_engine;
+pub mod json_lines;
 pub mod log_buffer;
 mod market_data;
 pub mod operations;

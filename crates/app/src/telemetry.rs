@@ -3,7 +3,7 @@
 //! - **Logs**: JSON lines on stdout (or a human format on a terminal), filtered by `RUST_LOG`
 //!   or the `log.filter` setting. Every line has `timestamp`, `level`, `target`, `message`, its
 //!   own fields, and — inside a request — the request's `request_id`, `trace_id` and
-//!   `user_id` flattened to the top level (see [`JsonLines`]).
+//!   `user_id` flattened to the top level (see [`crate::json_lines`]).
 //! - **Traces**: `tracing` spans go to OpenTelemetry through `tracing-opentelemetry`, and are
 //!   exported over OTLP/HTTP (protobuf) when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
 //!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see [`OtelSettings`]). Without an endpoint no
@@ -14,27 +14,21 @@
 //! (or [`flush_logs`]) before the process exits: it exports the spans and writes the lines
 //! still buffered.
 
+use crate::json_lines::{CorrelationLayer, JsonLines};
 use crate::log_buffer::{self, BufferedLines};
 use crate::settings::{LogFormat, LogSettings};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::fmt;
 use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::Level;
 use tracing_subscriber::filter::{FilterFn, LevelFilter, filter_fn};
-use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -153,7 +147,7 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
 
 /// Our own spans and events at `INFO` and above (with the level hint, so that less severe
 /// callsites stay off when no other layer wants them).
-fn ours() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+pub(crate) fn ours() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
     filter_fn(|meta: &tracing::Metadata<'_>| meta.target().starts_with("brokerage") && *meta.level() <= Level::INFO)
         .with_max_level_hint(LevelFilter::INFO)
 }
@@ -227,160 +221,6 @@ pub fn shutdown() {
     flush_logs();
 }
 
-// ---- request correlation on every log line -------------------------------------------------
-
-/// The request's identifiers, kept on the spans that carry them.
-#[derive(Debug, Default, Clone)]
-struct Correlation {
-    request_id: Option<String>,
-    trace_id: Option<String>,
-    user_id: Option<String>,
-}
-
-impl Correlation {
-    fn is_empty(&self) -> bool {
-        self.request_id.is_none() && self.trace_id.is_none() && self.user_id.is_none()
-    }
-
-    fn set(&mut self, field: &Field, value: String) {
-        match field.name() {
-            "request_id" => self.request_id = Some(value),
-            "trace_id" => self.trace_id = Some(value),
-            "user.id" | "user_id" => self.user_id = Some(value),
-            _ => {}
-        }
-    }
-
-    /// Fills what is still missing from `other` (an outer span).
-    fn fill_from(&mut self, other: &Self) {
-        self.request_id = self.request_id.take().or_else(|| other.request_id.clone());
-        self.trace_id = self.trace_id.take().or_else(|| other.trace_id.clone());
-        self.user_id = self.user_id.take().or_else(|| other.user_id.clone());
-    }
-}
-
-impl Visit for Correlation {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field, value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if matches!(field.name(), "request_id" | "trace_id" | "user.id" | "user_id") {
-            self.set(field, format!("{value:?}"));
-        }
-    }
-}
-
-/// Remembers `request_id`, `trace_id` and `user.id` of each span (also when recorded
-/// later), so that [`JsonLines`] can put them on every line logged inside the request.
-struct CorrelationLayer;
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CorrelationLayer {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut found = Correlation::default();
-        attrs.record(&mut found);
-        if let (false, Some(span)) = (found.is_empty(), ctx.span(id)) {
-            span.extensions_mut().insert(found);
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        if let Some(existing) = extensions.get_mut::<Correlation>() {
-            values.record(existing);
-        } else {
-            let mut found = Correlation::default();
-            values.record(&mut found);
-            if !found.is_empty() {
-                extensions.insert(found);
-            }
-        }
-    }
-}
-
-// ---- JSON lines -----------------------------------------------------------------------------
-
-/// One JSON object per line: `timestamp` (RFC 3339, UTC, µs), `level`, `target`, `span`
-/// (the innermost span's name), `message` and the event's fields, and the request's
-/// `request_id`, `trace_id`, `user_id` when logged inside a request.
-pub struct JsonLines;
-
-impl<S, N> FormatEvent<S, N> for JsonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let mut line = Map::new();
-        event.record(&mut JsonFields(&mut line));
-        let meta = event.metadata();
-        line.insert(
-            "timestamp".into(),
-            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        );
-        line.insert("level".into(), Value::String(meta.level().as_str().to_owned()));
-        line.insert("target".into(), Value::String(meta.target().to_owned()));
-        if let Some(scope) = ctx.event_scope() {
-            let mut correlation = Correlation::default();
-            let mut innermost = None;
-            for span in scope {
-                innermost.get_or_insert_with(|| span.name());
-                if let Some(found) = span.extensions().get::<Correlation>() {
-                    correlation.fill_from(found);
-                }
-            }
-            if let Some(name) = innermost {
-                line.insert("span".into(), Value::String(name.to_owned()));
-            }
-            for (key, value) in [
-                ("request_id", correlation.request_id),
-                ("trace_id", correlation.trace_id),
-                ("user_id", correlation.user_id),
-            ] {
-                if let Some(value) = value {
-                    line.entry(key).or_insert(Value::String(value));
-                }
-            }
-        }
-        writeln!(writer, "{}", Value::Object(line))
-    }
-}
-
-/// Event fields as JSON values: numbers and booleans stay typed, the rest are strings.
-struct JsonFields<'a>(&'a mut Map<String, Value>);
-
-impl Visit for JsonFields<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        let v = serde_json::Number::from_f64(value).map_or_else(|| Value::String(value.to_string()), Value::Number);
-        self.0.insert(field.name().to_owned(), v);
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), Value::Bool(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_string()));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::expect_used)]
@@ -429,54 +269,5 @@ mod tests {
             ("OTEL_SDK_DISABLED", "true"),
         ]));
         assert_eq!(otel.traces_endpoint, None);
-    }
-
-    #[test]
-    fn json_lines_flatten_the_request_identifiers_onto_every_line() {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().expect("buffer").extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::registry().with(CorrelationLayer.with_filter(ours())).with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .event_format(JsonLines),
-        );
-        tracing::subscriber::with_default(subscriber, || {
-            let request = tracing::info_span!(
-                "http.request",
-                request_id = "r-1",
-                trace_id = "t-1",
-                user.id = tracing::field::Empty
-            );
-            let _entered = request.enter();
-            request.record("user.id", "u-1");
-            let inner = tracing::info_span!("place", order.symbol = "AAPL");
-            inner.in_scope(|| tracing::info!(qty = 3, ok = true, "inside"));
-        });
-        let text = String::from_utf8(buf.0.lock().expect("buffer").clone()).expect("utf-8");
-        let line: Value = serde_json::from_str(text.trim()).expect("one JSON line");
-        assert_eq!(line["message"], "inside");
-        assert_eq!(line["qty"], 3);
-        assert_eq!(line["ok"], true);
-        assert_eq!(line["level"], "INFO");
-        assert_eq!(line["span"], "place");
-        assert_eq!(
-            (&line["request_id"], &line["trace_id"], &line["user_id"]),
-            (&"r-1".into(), &"t-1".into(), &"u-1".into())
-        );
-        assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
-        assert!(line["target"].as_str().is_some_and(|t| t.starts_with("brokerage_app")));
     }
 }

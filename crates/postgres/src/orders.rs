@@ -57,7 +57,8 @@ impl OrderStore for PgStore {
             if let Some(key) = &order.request_key
                 && let Some(Keyed::Order(id)) = request_keys::find(tx.conn(), order.account_id, key).await?
             {
-                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
+                let first =
+                    orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
                 tx.rollback().await?;
                 let first = first?.into_domain().map_err(TxError::port)?;
                 return Err(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first))));
@@ -74,8 +75,14 @@ impl OrderStore for PgStore {
                     let record = async {
                         match &order.request_key {
                             Some(key) => {
-                                request_keys::record(c, order.account_id, key, Keyed::Order(order.id), order.submitted_at)
-                                    .await
+                                request_keys::record(
+                                    c,
+                                    order.account_id,
+                                    key,
+                                    Keyed::Order(order.id),
+                                    order.submitted_at,
+                                )
+                                .await
                             }
                             None => Ok(()),
                         }

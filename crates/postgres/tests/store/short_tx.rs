@@ -4,9 +4,9 @@
 //! transaction handing the next request a connection in an open transaction.
 
 use crate::common::{assert_sound, count, customer, deposit, env, limit_buy, money};
-use brokerage_domain::{AccountId, Money};
 use brokerage_domain::accounts::AccountStore;
 use brokerage_domain::orders::{AfterPlace, OrderStore, StoreOrderError};
+use brokerage_domain::{AccountId, Money};
 use brokerage_postgres::{PgPool, PgStore};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
@@ -69,11 +69,8 @@ async fn a_placement_dropped_inside_its_transaction_leaves_no_transaction_open()
         .await
         .expect("lock");
     let dropped = limit_buy(account, "AAPL", "1", "100");
-    let waited = tokio::time::timeout(
-        Duration::from_millis(300),
-        store.place(&dropped, money("100"), &AfterPlace::Rest),
-    )
-    .await;
+    let waited =
+        tokio::time::timeout(Duration::from_millis(300), store.place(&dropped, money("100"), &AfterPlace::Rest)).await;
     assert!(waited.is_err(), "the placement waits for the lock: {waited:?}");
     holder.batch_execute("ROLLBACK").await.expect("unlock");
 
