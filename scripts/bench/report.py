@@ -253,7 +253,7 @@ def main() -> None:
     lines = [
         f"Run of {results['generated_at']} on {m['nproc']} × {m['cpu_model']}, {m['ram_gib']} GiB RAM "
         f"(Linux {m['kernel']}); PostgreSQL {meta.get('postgres', '?')}, Redis {meta.get('redis', '?')}, "
-        f"wrk {meta.get('wrk', '?')}. {meta.get('users', '?')} seeded users; {meta.get('connections', '?')} "
+        f"wrk {meta.get('wrk', '?')}. {meta.get('users', '?')} seeded users (and {meta.get('extra_accounts', 0):,} idle accounts); {meta.get('connections', '?')} "
         f"connections ({meta.get('wrk_threads', '?')} wrk threads); {meta.get('warmup_s', '?')} s warm-up + "
         f"{meta.get('duration_s', '?')} s measured per phase; server log filter `{meta.get('log_filter', '?')}`.",
         "",

@@ -10,7 +10,9 @@
 # Everything it starts it stops, and the bench database is dropped at the end.
 #
 # Knobs (environment): BENCH_DURATION (seconds per measured phase, 12), BENCH_WARMUP (2),
-# BENCH_CONNECTIONS (32), BENCH_USERS (200), BENCH_STORM_CONNECTIONS (8, the login storm),
+# BENCH_CONNECTIONS (32), BENCH_USERS (200, seeded through the API, the ones the load uses),
+# BENCH_EXTRA_ACCOUNTS (100000 more customers and accounts, inserted directly, that stay idle),
+# BENCH_STORM_CONNECTIONS (8, the login storm),
 # BENCH_REDIS_DB (13), BENCH_LOG_FILTER (the server's log filter, default `info`),
 # BENCH_BIN (use this server binary instead of building one), BENCH_SKIP_CRITERION=1.
 set -euo pipefail
@@ -26,6 +28,7 @@ WARMUP="${BENCH_WARMUP:-2}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 THREADS=2
 N_USERS="${BENCH_USERS:-200}"
+EXTRA_ACCOUNTS="${BENCH_EXTRA_ACCOUNTS:-100000}"
 STORM_CONNS="${BENCH_STORM_CONNECTIONS:-8}"
 REDIS_DB="${BENCH_REDIS_DB:-13}"
 LOG_FILTER="${BENCH_LOG_FILTER:-info}"
@@ -208,9 +211,17 @@ log "seeding $N_USERS users (register, login, deposit 1000000) through the API"
 python3 "$HERE/seed.py" --base "$BASE" --users "$N_USERS" --out "$RAW/users.tsv"
 RSS_SEEDED_KB="$(proc_kb VmRSS)"
 
-psql -q "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+psql -q "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 -v extra="$EXTRA_ACCOUNTS" >/dev/null <<'SQL'
 CREATE TABLE bench_ids AS SELECT row_number() OVER (ORDER BY id)::int AS n, id FROM accounts;
 ALTER TABLE bench_ids ADD PRIMARY KEY (n);
+-- The rest of a brokerage's customers, who are not trading right now: with only the seeded
+-- accounts the tables are so small that PostgreSQL's plans flip between a sequential and an index
+-- scan from one run to the next (the primary-key ceiling moved 33 k <-> 43 k tps with it).
+INSERT INTO users (id, email, password_hash, role, status, totp_enabled, created_at)
+    SELECT gen_random_uuid(), 'idle-' || g || '@bench.invalid', '$argon2id$idle', 'customer', 'active', false, now()
+    FROM generate_series(1, :extra) AS g;
+INSERT INTO accounts (id, user_id, currency, cash, held, status, created_at)
+    SELECT gen_random_uuid(), id, 'USD', 1000, 0, 'active', now() FROM users WHERE email LIKE 'idle-%@bench.invalid';
 -- Table maintenance at fixed points (settle, below) instead of whenever autovacuum wakes: a
 -- vacuum landing inside one 12 s run and not another moved order throughput and the ceiling
 -- by up to 25 % between identical runs.
@@ -381,6 +392,7 @@ json.dump({
     "rss_end_kb": ${RSS_END_KB:-0},
     "server_threads": ${SERVER_THREADS:-0},
     "users": $N_USERS,
+    "extra_accounts": $EXTRA_ACCOUNTS,
     "accounts": $N_ACCOUNTS,
     "connections": $CONNS,
     "wrk_threads": $THREADS,

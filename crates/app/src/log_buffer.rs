@@ -1,23 +1,31 @@
-//! JSON log lines gathered in memory and written in batches.
+//! JSON log lines gathered in memory and written in batches, by one thread of their own.
 //!
 //! With one `write` to stdout per line, every request paid a system call for its access-log
 //! line, and the HTTP workers queued on stdout's lock whenever two logged at once (a futex
 //! wait and wake each time: `docs/benchmarks.md`). Here a line is appended to a shared
-//! buffer under a lock held only for the copy; the buffer goes to the sink in one write
-//! every [`FLUSH_EVERY`], as soon as it holds [`BATCH_BYTES`], and on [`BufferedLines::flush`]
-//! (shutdown, the end of a command, a panic). A process killed outright loses at most the
-//! last interval's lines.
+//! buffer under a lock held only for the copy, and only the `log-flush` thread writes: every
+//! [`FLUSH_EVERY`], as soon as the buffer holds [`BATCH_BYTES`], and on
+//! [`BufferedLines::flush`] (shutdown, the end of a command, a panic). A process killed
+//! outright loses at most the last interval's lines.
+//!
+//! A thread serving requests never waits for the sink: stdout may be a pipe to a log agent
+//! that stalls, and a worker blocked in `write` would stall every request it serves. While
+//! [`MAX_PENDING`] bytes are already waiting, new lines are dropped and counted, and the next
+//! batch starts with a `WARN` line saying how many were lost.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How long a line may wait in memory.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-/// A buffer this full is written at once by the thread that filled it.
+/// A buffer this full wakes the writing thread at once.
 pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Lines waiting beyond this (the sink is stuck) are dropped, not waited for.
+pub const MAX_PENDING: usize = 16 * 1024 * 1024;
 
 /// Lines buffered for a sink (stdout in production). Clones share the buffer.
 #[derive(Clone)]
@@ -25,22 +33,44 @@ pub struct BufferedLines {
     shared: Arc<Shared>,
 }
 
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Lines dropped since the last batch, because `MAX_PENDING` bytes were waiting.
+    dropped: u64,
+}
+
 struct Shared {
-    lines: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
+    /// Signalled when a batch is full.
+    full: Condvar,
     /// Held while writing, so batches reach the sink in the order they were taken.
     sink: Mutex<Box<dyn Write + Send>>,
+    max_pending: usize,
 }
 
 impl BufferedLines {
     /// Buffers lines for `sink` and starts the thread that writes them every `every`.
     pub fn new(sink: impl Write + Send + 'static, every: Duration) -> io::Result<Self> {
-        let shared =
-            Arc::new(Shared { lines: Mutex::new(Vec::with_capacity(BATCH_BYTES)), sink: Mutex::new(Box::new(sink)) });
+        Self::with_limit(sink, every, MAX_PENDING)
+    }
+
+    fn with_limit(sink: impl Write + Send + 'static, every: Duration, max_pending: usize) -> io::Result<Self> {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending { bytes: Vec::with_capacity(BATCH_BYTES), dropped: 0 }),
+            full: Condvar::new(),
+            sink: Mutex::new(Box::new(sink)),
+            max_pending,
+        });
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new().name("log-flush".into()).spawn(move || {
             loop {
-                std::thread::sleep(every);
                 let Some(shared) = weak.upgrade() else { return };
+                {
+                    let pending = shared.pending();
+                    // A spurious or early wake-up only writes sooner.
+                    let _ = shared.full.wait_timeout_while(pending, every, |p| p.bytes.len() < BATCH_BYTES);
+                }
                 // Nowhere to report a failed write: the log itself is what failed.
                 let _ = shared.flush();
             }
@@ -55,24 +85,46 @@ impl BufferedLines {
 }
 
 impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn flush(&self) -> io::Result<()> {
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch = std::mem::take(&mut *self.lines.lock().unwrap_or_else(PoisonError::into_inner));
-        if batch.is_empty() {
+        let (batch, dropped) = {
+            let mut pending = self.pending();
+            (std::mem::take(&mut pending.bytes), std::mem::take(&mut pending.dropped))
+        };
+        if dropped > 0 {
+            sink.write_all(dropped_line(dropped).as_bytes())?;
+        }
+        if batch.is_empty() && dropped == 0 {
             return Ok(());
         }
         sink.write_all(&batch)?;
         sink.flush()
     }
 
-    fn append(&self, line: &[u8]) -> io::Result<()> {
-        let full = {
-            let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-            lines.extend_from_slice(line);
-            lines.len() >= BATCH_BYTES
-        };
-        if full { self.flush() } else { Ok(()) }
+    fn append(&self, line: &[u8]) {
+        let mut pending = self.pending();
+        if pending.bytes.len() + line.len() > self.max_pending {
+            pending.dropped += 1;
+            return;
+        }
+        pending.bytes.extend_from_slice(line);
+        if pending.bytes.len() >= BATCH_BYTES {
+            self.full.notify_one();
+        }
     }
+}
+
+/// The line that stands for `n` lines dropped (in the JSON lines' own shape).
+fn dropped_line(n: u64) -> String {
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    format!(
+        "{{\"timestamp\":\"{at}\",\"level\":\"WARN\",\"target\":\"brokerage_app::log_buffer\",\
+         \"message\":\"log lines dropped: the log sink was slower than the service\",\"dropped\":{n}}}\n"
+    )
 }
 
 /// What the fmt layer writes one event through.
@@ -82,7 +134,7 @@ pub struct LineSink<'a> {
 
 impl Write for LineSink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.shared.append(buf)?;
+        self.shared.append(buf);
         Ok(buf.len())
     }
 
@@ -137,16 +189,70 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_is_written_by_the_thread_that_filled_it() {
+    fn a_full_batch_is_written_at_once_by_the_flush_thread() {
         let sink = Sink::default();
         let lines = BufferedLines::new(sink.clone(), Duration::from_secs(3600)).unwrap();
         let line = vec![b'x'; 1000];
         for _ in 0..BATCH_BYTES / 1000 {
             lines.make_writer().write_all(&line).unwrap();
         }
-        assert!(sink.text().is_empty());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(sink.text().is_empty(), "not full yet, and the interval is an hour");
         lines.make_writer().write_all(&line).unwrap();
-        assert_eq!(sink.text().len(), (BATCH_BYTES / 1000 + 1) * 1000);
+        let started = Instant::now();
+        while sink.text().len() < (BATCH_BYTES / 1000 + 1) * 1000 {
+            assert!(started.elapsed() < Duration::from_secs(5), "a full batch waited for the interval");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A sink that blocks until told to go on.
+    struct Stuck(Arc<(Mutex<bool>, Condvar)>, Sink);
+
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (open, turn) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = turn.wait(open).unwrap();
+            }
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_sink_never_blocks_a_logging_thread_and_the_loss_is_reported() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let sink = Sink::default();
+        let lines =
+            BufferedLines::with_limit(Stuck(gate.clone(), sink.clone()), Duration::from_millis(1), 4 * BATCH_BYTES)
+                .unwrap();
+        let mut line = vec![b'y'; 999];
+        line.push(b'\n');
+        let started = Instant::now();
+        // The flush thread is stuck in its first write; these must neither block nor grow
+        // the buffer past its limit.
+        for _ in 0..2_000 {
+            lines.make_writer().write_all(&line).unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "a logging thread waited for the sink");
+        {
+            let (open, turn) = &*gate;
+            *open.lock().unwrap() = true;
+            turn.notify_all();
+        }
+        lines.flush().unwrap();
+        let text = sink.text();
+        let warning = text.lines().find(|l| l.contains("log lines dropped")).expect("the loss is reported");
+        let warning: serde_json::Value = serde_json::from_str(warning).expect("a JSON line");
+        assert_eq!(warning["level"], "WARN");
+        let dropped = warning["dropped"].as_u64().expect("a count");
+        let kept = text.lines().filter(|l| l.starts_with('y')).count() as u64;
+        assert!(dropped > 0 && kept > 0, "dropped {dropped}, kept {kept}");
+        assert!(text.len() <= 5 * BATCH_BYTES + 2_000, "the buffer stayed near its limit");
     }
 
     #[test]
