@@ -63,7 +63,7 @@ where
 
 /// Locks an order row (of `account` when given) and loads it.
 pub(crate) async fn lock_order<E>(
-    c: &mut AsyncPgConnection,
+    mut c: &AsyncPgConnection,
     id: OrderId,
     account: AccountId,
 ) -> Result<Option<Order>, TxError<E>>
@@ -75,7 +75,7 @@ where
         .filter(orders::account_id.eq(Uuid::from(account)))
         .select(OrderRow::as_select())
         .for_update()
-        .first(c)
+        .first(&mut c)
         .await
         .optional()?;
     row.map(OrderRow::into_domain).transpose().map_err(TxError::port)

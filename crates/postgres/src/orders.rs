@@ -21,7 +21,7 @@ use brokerage_domain::orders::{
 use brokerage_domain::{AccountId, InfraError, Money, OrderId, Page, PageRequest};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 /// Statuses of open orders, as stored (`new`, `partially_filled`).
@@ -51,24 +51,21 @@ impl OrderStore for PgStore {
             let (tx, (account, position)) =
                 ShortTx::begin(&mut conn, async |c| lock_book(c, order.account_id, &order.symbol).await).await?;
             let Some(account) = account else {
-                tx.rollback().await?;
-                return Err(TxError::Port(StoreOrderError::AccountNotFound));
+                return tx.fail(TxError::Port(StoreOrderError::AccountNotFound)).await;
             };
             if let Some(key) = &order.request_key
                 && let Some(Keyed::Order(id)) = request_keys::find(tx.conn(), order.account_id, key).await?
             {
-                let first =
-                    orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
-                tx.rollback().await?;
-                let first = first?.into_domain().map_err(TxError::port)?;
-                return Err(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first))));
+                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
+                let first = match first.map_err(TxError::from).and_then(|r| r.into_domain().map_err(TxError::port)) {
+                    Ok(first) => first,
+                    Err(e) => return tx.fail(e).await,
+                };
+                return tx.fail(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first)))).await;
             }
             let booking = match booking::place(order.clone(), account, position, hold, after) {
                 Ok(booking) => booking,
-                Err(rejected) => {
-                    tx.rollback().await?;
-                    return Err(TxError::port(rejected));
-                }
+                Err(rejected) => return tx.fail(TxError::port(rejected)).await,
             };
             let stored = tx
                 .commit(async |c| {
@@ -105,18 +102,21 @@ impl OrderStore for PgStore {
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "cancel_order", account.id = %account, order.id = %id))]
     async fn cancel(&self, account: AccountId, id: OrderId, at: DateTime<Utc>) -> Result<Order, CancelStoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction(async |c| -> Result<Order, TxError<CancelStoreError>> {
+        let canceled = async {
             let not_found = || TxError::Port(CancelStoreError::NotFound);
             // Lock order: the order, then its account, then its position (as the engine).
-            let order = lock_order(c, id, account).await?.ok_or_else(not_found)?;
-            let (acct, position) = lock_book(c, account, &order.symbol).await?;
-            let acct = acct.ok_or_else(not_found)?;
-            let booking = booking::cancel(order, acct, position, at).map_err(TxError::port)?;
-            let stored = write_booking::write(c, &booking).await?;
+            let (tx, order) = ShortTx::begin(&mut conn, async |c| lock_order(c, id, account).await).await?;
+            let Some(order) = order else { return tx.fail(not_found()).await };
+            let (acct, position) = lock_book(tx.conn(), account, &order.symbol).await?;
+            let Some(acct) = acct else { return tx.fail(not_found()).await };
+            let booking = match booking::cancel(order, acct, position, at) {
+                Ok(booking) => booking,
+                Err(rejected) => return tx.fail(TxError::port(rejected)).await,
+            };
+            let stored = tx.commit(async |c| Ok(write_booking::write(c, &booking).await?)).await?;
             stored_order(stored, id)
-        })
-        .await
-        .map_err(|e| e.resolve("cancel order", |_| None))
+        };
+        canceled.await.map_err(|e: TxError<CancelStoreError>| e.resolve("cancel order", |_| None))
     }
 
     #[tracing::instrument(
@@ -132,17 +132,20 @@ impl OrderStore for PgStore {
         after: &AfterPlace,
     ) -> Result<Order, ReplaceStoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction(async |c| -> Result<Order, TxError<ReplaceStoreError>> {
+        let replaced = async {
             let not_found = || TxError::Port(ReplaceStoreError::NotFound);
-            let old = lock_order(c, old, account).await?.ok_or_else(not_found)?;
-            let (acct, position) = lock_book(c, account, &old.symbol).await?;
-            let acct = acct.ok_or_else(not_found)?;
-            let booking = booking::replace(old, new.clone(), acct, position, hold, after).map_err(TxError::port)?;
-            let stored = write_booking::write(c, &booking).await?;
+            let (tx, old) = ShortTx::begin(&mut conn, async |c| lock_order(c, old, account).await).await?;
+            let Some(old) = old else { return tx.fail(not_found()).await };
+            let (acct, position) = lock_book(tx.conn(), account, &old.symbol).await?;
+            let Some(acct) = acct else { return tx.fail(not_found()).await };
+            let booking = match booking::replace(old, new.clone(), acct, position, hold, after) {
+                Ok(booking) => booking,
+                Err(rejected) => return tx.fail(TxError::port(rejected)).await,
+            };
+            let stored = tx.commit(async |c| Ok(write_booking::write(c, &booking).await?)).await?;
             stored_order(stored, new.id)
-        })
-        .await
-        .map_err(|e| {
+        };
+        replaced.await.map_err(|e: TxError<ReplaceStoreError>| {
             e.resolve("replace order", |e| duplicate_client_id(e).then_some(ReplaceStoreError::DuplicateClientOrderId))
         })
     }

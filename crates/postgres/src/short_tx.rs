@@ -44,10 +44,7 @@ impl<'c> ShortTx<'c> {
         match (begun, first) {
             (Ok(()), Ok(value)) => Ok((tx, value)),
             (Err(e), _) => Err(tx.abandon(e)),
-            (Ok(()), Err(e)) => {
-                tx.rollback().await?;
-                Err(e)
-            }
+            (Ok(()), Err(e)) => tx.fail(e).await,
         }
     }
 
@@ -83,7 +80,13 @@ impl<'c> ShortTx<'c> {
         }
     }
 
-    /// `ROLLBACK`: the transaction's rule said no, nothing it wrote stays.
+    /// Rolls back and returns `e`: a rule of the transaction said no.
+    pub(crate) async fn fail<T, E>(self, e: TxError<E>) -> Result<T, TxError<E>> {
+        self.rollback().await?;
+        Err(e)
+    }
+
+    /// `ROLLBACK`: nothing the transaction wrote stays.
     pub(crate) async fn rollback<E>(self) -> Result<(), TxError<E>> {
         match self.conn.batch_execute("ROLLBACK").await {
             Ok(()) => Ok(self.ended()?),
