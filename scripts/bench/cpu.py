@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """CPU accounting for one bench phase: prints a JSON snapshot of cumulative CPU ticks.
 
-    cpu.py SERVER_PID BENCH_DB REDIS_PIDFILE     a snapshot (JSON)
-    cpu.py delta SNAPSHOT_A SNAPSHOT_B           ticks spent between two snapshots (JSON)
+    cpu.py SERVER_PID BENCH_DB REDIS_PIDFILE [PGDATA]   a snapshot (JSON)
+    cpu.py delta SNAPSHOT_A SNAPSHOT_B                   ticks spent between two snapshots (JSON)
 
 `machine_busy` is every CPU's non-idle time (/proc/stat), so `machine_busy` minus the parts we
-know (server, this database's PostgreSQL backends, Redis, wrk) is what other processes on the
-machine took during the phase (e.g. someone else's build). Backends are told apart by their
-title (`postgres: user DATABASE host(port) state`); a backend's delta counts only if it is alive
-at the second snapshot (one that exits takes its ticks with it), from 0 if it was born between.
+know (server, PostgreSQL, Redis, wrk) is what other processes on the machine took during the
+phase (e.g. someone else's build). PostgreSQL is every child of the cluster's postmaster (its
+pid from PGDATA/postmaster.pid: the bench's backends and the WAL writer, checkpointer, …), as
+the throwaway cluster serves only the bench while it runs; without PGDATA, the backends whose
+title (`postgres: user DATABASE host(port) state`) names BENCH_DB. Reading titles alone missed
+every backend in some order-ceiling runs (reported as 0 cores). A process's delta counts only
+if it is alive at the second snapshot (one that exits takes its ticks with it), from 0 if it
+was born between.
 """
 
 import json
@@ -25,6 +29,14 @@ def ticks(pid: str) -> int:
         return 0
 
 
+def parent(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return ""
+
+
 def main() -> None:
     if sys.argv[1] == "delta":
         a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -34,6 +46,13 @@ def main() -> None:
         print(json.dumps(out))
         return
     server_pid, bench_db, redis_pidfile = sys.argv[1:4]
+    postmaster = None
+    if len(sys.argv) > 4 and sys.argv[4]:
+        try:
+            with open(os.path.join(sys.argv[4], "postmaster.pid"), encoding="utf-8") as f:
+                postmaster = f.readline().strip()
+        except OSError:
+            postmaster = None
     with open("/proc/stat", encoding="utf-8") as f:
         cpu = [int(x) for x in f.readline().split()[1:]]
     idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
@@ -46,7 +65,12 @@ def main() -> None:
                 title = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("postgres: ") and f" {bench_db} " in title:
+        if not title.startswith("postgres: "):
+            continue
+        if postmaster is not None:
+            if parent(pid) == postmaster:
+                pg[pid] = ticks(pid)
+        elif f" {bench_db} " in title:
             pg[pid] = ticks(pid)
     try:
         with open(redis_pidfile, encoding="utf-8") as f:

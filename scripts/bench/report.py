@@ -276,7 +276,7 @@ def main() -> None:
         f"Where the {m['nproc']} cores went during each measured run (cores busy on average; `other` is every "
         "other process on the machine, e.g. concurrent builds):",
         "",
-        "| endpoint | server | PostgreSQL (bench db) | Redis | wrk | other | machine busy |",
+        "| endpoint | server | PostgreSQL (its processes) | Redis | wrk | other | machine busy |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, label in PHASES:

@@ -244,7 +244,8 @@ redis_cmds() {
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" {print $2}'
 }
 REDIS_PIDFILE="$ROOT/target/services/redis/redis.pid"
-cpu_snapshot() { python3 "$HERE/cpu.py" "${SERVER_PID:-0}" "$BENCH_DB" "$REDIS_PIDFILE"; }
+PGDATA_DIR="$(cat "$ROOT/target/services/pg.base" 2>/dev/null || true)/data"
+cpu_snapshot() { python3 "$HERE/cpu.py" "${SERVER_PID:-0}" "$BENCH_DB" "$REDIS_PIDFILE" "$PGDATA_DIR"; }
 
 # run_wrk NAME MODE CONNECTIONS THREADS SECONDS: wrk's own CPU time goes to NAME.wrkcpu.
 run_wrk() {
