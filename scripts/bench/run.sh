@@ -362,6 +362,7 @@ pgb() {
     sleep "$((DURATION > 5 ? DURATION - 3 : 1))"
     t1="$(now_ns)"
     c1="$(cpu_snapshot)"
+    printf '%s\n%s\n' "$c0" "$c1" >"$RAW/cpu-snapshots-pgbench-$name.txt"
     wait "$pid" || die "pgbench $name failed: $(tail -5 "$RAW/pgbench-$name.txt")"
     python3 - "$RAW/pgbench-$name.counters.json" "$(python3 "$HERE/cpu.py" delta "$c0" "$c1")" "$RAW/pgbench-$name.cpu" <<PY
 import json, sys
