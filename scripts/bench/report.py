@@ -263,7 +263,8 @@ def main() -> None:
         f"(Linux {m['kernel']}); PostgreSQL {meta.get('postgres', '?')}, Redis {meta.get('redis', '?')}, "
         f"wrk {meta.get('wrk', '?')}. {meta.get('users', '?')} seeded users (and {meta.get('extra_accounts', 0):,} idle accounts); {meta.get('connections', '?')} "
         f"connections ({meta.get('wrk_threads', '?')} wrk threads); {meta.get('warmup_s', '?')} s warm-up + "
-        f"{meta.get('duration_s', '?')} s measured per phase; server log filter `{meta.get('log_filter', '?')}`.",
+        f"{meta.get('duration_s', '?')} s measured per phase; server log filter `{meta.get('log_filter', '?')}`; "
+        f"HTTP workers at nice {meta.get('worker_nice', 0)}.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | errors | vs pgbench | PG xacts/req | Redis cmds/req | server CPU ms/req |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

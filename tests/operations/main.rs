@@ -142,6 +142,51 @@ mod memory {
         super::metrics_follow_orders_requests_and_pools(Backend::Memory).await;
     }
 
+    /// `http.worker_nice` is applied to every HTTP worker thread (a positive value: needs no
+    /// privilege), and nothing else's priority changes; an impossible value stops start-up.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn worker_nice_sets_the_http_workers_priority() {
+        let env = |nice: &str| {
+            [
+                ("BROKERAGE__HTTP__HOST", "127.0.0.1"),
+                ("BROKERAGE__HTTP__PORT", "0"),
+                ("BROKERAGE__HTTP__WORKERS", "2"),
+                ("BROKERAGE__HTTP__WORKER_NICE", nice),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+        };
+        let refused = Application::build(Settings::load_from(None, env("-21")).expect("settings")).await;
+        assert!(refused.is_err(), "-21 is no nice value");
+
+        let app = Application::build(Settings::load_from(None, env("3")).expect("settings")).await.expect("builds");
+        let port = app.port();
+        let handle = app.handle();
+        let running = tokio::spawn(app.run_until_stopped());
+        // Workers start with the server; a request makes sure they are up.
+        let live = reqwest::get(format!("http://127.0.0.1:{port}/health/live")).await.expect("answers");
+        assert_eq!(live.status(), StatusCode::OK);
+        let threads = std::fs::read_dir("/proc/self/task").expect("threads");
+        let (mut workers, mut others_reniced) = (Vec::new(), Vec::new());
+        for task in threads.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+            let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+            let nice: i32 = tail.split(' ').nth(17).and_then(|n| n.parse().ok()).unwrap_or(0);
+            if name.starts_with("actix-server w") {
+                workers.push(nice);
+            } else if nice == 3 {
+                others_reniced.push(name);
+            }
+        }
+        assert_eq!(workers, vec![3, 3], "both HTTP workers at the configured nice");
+        assert!(others_reniced.is_empty(), "only the workers: {others_reniced:?}");
+        handle.stop(true).await;
+        running.await.expect("joined").expect("stopped cleanly");
+    }
+
     /// With `BROKERAGE__HTTP__ADMIN_PORT`, `/metrics` answers on the admin listener only.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_admin_port_takes_metrics_off_the_public_port() {

@@ -11,6 +11,7 @@ const DEFAULTS: &str = r#"
 [http]
 host = "0.0.0.0"
 port = 8080
+worker_nice = 0
 max_body_bytes = 65536
 shutdown_timeout_secs = 30
 request_timeout_secs = 30
@@ -172,6 +173,9 @@ pub struct HttpSettings {
     pub port: u16,
     /// Worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Nice value of the worker threads (0: unchanged). Negative values need `CAP_SYS_NICE`;
+    /// without it start-up warns and the workers keep their priority. See docs/operations.md.
+    pub worker_nice: i32,
     pub max_body_bytes: usize,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout_secs: u64,

@@ -282,9 +282,19 @@ impl Application {
             None => None,
         };
         let pg_pools = stores.pg_pools.clone();
+        let worker_nice = settings.http.worker_nice;
+        anyhow::ensure!((-20..=19).contains(&worker_nice), "BROKERAGE__HTTP__WORKER_NICE must be between -20 and 19");
         let server = brokerage_http::build_server_with(listener, state, &http, move || {
             if let Some(pools) = &pg_pools {
                 pools.claim_lane();
+            }
+            // Where PostgreSQL shares the cores, a worker woken by a query's answer otherwise
+            // queues behind the database's runnable backends while its transactions hold their
+            // row locks (docs/benchmarks.md, round 4).
+            if worker_nice != 0
+                && let Err(e) = brokerage_security::set_thread_nice(worker_nice)
+            {
+                tracing::warn!(error = %e, worker_nice, "cannot set the HTTP worker's priority (a negative nice needs CAP_SYS_NICE)");
             }
         })?;
         tracing::info!(port, demo = settings.is_demo(), "listening");

@@ -56,7 +56,8 @@ impl OrderStore for PgStore {
             if let Some(key) = &order.request_key
                 && let Some(Keyed::Order(id)) = request_keys::find(tx.conn(), order.account_id, key).await?
             {
-                let first = orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
+                let first =
+                    orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
                 let first = match first.map_err(TxError::from).and_then(|r| r.into_domain().map_err(TxError::port)) {
                     Ok(first) => first,
                     Err(e) => return tx.fail(e).await,

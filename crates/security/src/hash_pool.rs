@@ -77,7 +77,7 @@ impl HashPool {
 
 fn serve(queue: &Mutex<Receiver<Job>>, nice: i32) {
     if nice != 0
-        && let Err(e) = lower_priority(nice)
+        && let Err(e) = set_thread_nice(nice)
     {
         tracing::warn!(error = %e, nice, "cannot lower the priority of a password hashing thread");
     }
@@ -94,10 +94,11 @@ fn serve(queue: &Mutex<Receiver<Job>>, nice: i32) {
     }
 }
 
-/// Sets the calling thread's nice value (on Linux the nice value is per thread).
+/// Sets the calling thread's nice value (on Linux the nice value is per thread). Lowering it
+/// below the current value needs `CAP_SYS_NICE` (or a matching `RLIMIT_NICE`).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn lower_priority(nice: i32) -> std::io::Result<()> {
+pub fn set_thread_nice(nice: i32) -> std::io::Result<()> {
     // SAFETY: setpriority takes plain integers and touches no memory of ours; `who = 0` with
     // PRIO_PROCESS names the calling thread on Linux.
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
@@ -105,7 +106,7 @@ fn lower_priority(nice: i32) -> std::io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority(_nice: i32) -> std::io::Result<()> {
+pub fn set_thread_nice(_nice: i32) -> std::io::Result<()> {
     Err(std::io::Error::other("per-thread priority is only set on Linux"))
 }
 
