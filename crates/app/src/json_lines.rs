@@ -107,10 +107,9 @@ where
         }
         let mut fields = Fields { out: &mut writer, own: [false; 3], result: Ok(()) };
         event.record(&mut fields);
-        let (own, result) = (fields.own, fields.result);
-        result?;
+        fields.result?;
         // The innermost span that carries an identifier gives it; the event's own field wins.
-        let mut written = own;
+        let mut written = fields.own;
         for span in ctx.event_scope().into_iter().flatten() {
             if written.iter().all(|w| *w) {
                 break;
@@ -192,7 +191,7 @@ impl<W: fmt::Write> Visit for Fields<'_, W> {
 }
 
 /// `2026-12-05T21:46:12.123456Z`.
-fn timestamp(out: &mut impl fmt::Write, at: chrono::DateTime<chrono::Utc>) -> fmt::Result {
+pub(crate) fn timestamp(out: &mut impl fmt::Write, at: chrono::DateTime<chrono::Utc>) -> fmt::Result {
     use chrono::{Datelike as _, Timelike as _};
     write!(
         out,

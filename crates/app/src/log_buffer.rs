@@ -33,7 +33,6 @@ pub struct BufferedLines {
     shared: Arc<Shared>,
 }
 
-#[derive(Default)]
 struct Pending {
     bytes: Vec<u8>,
     /// Lines dropped since the last batch, because `MAX_PENDING` bytes were waiting.
@@ -120,11 +119,15 @@ impl Shared {
 
 /// The line that stands for `n` lines dropped (in the JSON lines' own shape).
 fn dropped_line(n: u64) -> String {
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    format!(
-        "{{\"timestamp\":\"{at}\",\"level\":\"WARN\",\"target\":\"brokerage_app::log_buffer\",\
-         \"message\":\"log lines dropped: the log sink was slower than the service\",\"dropped\":{n}}}\n"
-    )
+    let mut line = String::from("{\"timestamp\":\"");
+    // Writing into a String cannot fail.
+    let _ = crate::json_lines::timestamp(&mut line, chrono::Utc::now());
+    line.push_str(
+        "\",\"level\":\"WARN\",\"target\":\"brokerage_app::log_buffer\",\
+         \"message\":\"log lines dropped: the log sink was slower than the service\",\"dropped\":",
+    );
+    line.push_str(&format!("{n}}}\n"));
+    line
 }
 
 /// What the fmt layer writes one event through.

@@ -71,19 +71,9 @@ impl OrderStore for PgStore {
             let stored = tx
                 .commit(async |c| {
                     let record = async {
-                        match &order.request_key {
-                            Some(key) => {
-                                request_keys::record(
-                                    c,
-                                    order.account_id,
-                                    key,
-                                    Keyed::Order(order.id),
-                                    order.submitted_at,
-                                )
-                                .await
-                            }
-                            None => Ok(()),
-                        }
+                        let Some(key) = &order.request_key else { return Ok(()) };
+                        let placed = Keyed::Order(order.id);
+                        request_keys::record(c, order.account_id, key, placed, order.submitted_at).await
                     };
                     // After a failed statement the rest fail with "transaction aborted": the
                     // booking's error is the cause.

@@ -19,7 +19,7 @@ use diesel::connection::TransactionDepthChange;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager};
 
 /// An open transaction on `conn`, begun by [`ShortTx::begin`]; end it with [`ShortTx::commit`]
-/// or [`ShortTx::rollback`] (dropped, it leaves the connection to be discarded).
+/// or [`ShortTx::fail`] (dropped, it leaves the connection to be discarded).
 pub(crate) struct ShortTx<'c> {
     conn: &'c mut AsyncPgConnection,
 }
@@ -87,7 +87,7 @@ impl<'c> ShortTx<'c> {
     }
 
     /// `ROLLBACK`: nothing the transaction wrote stays.
-    pub(crate) async fn rollback<E>(self) -> Result<(), TxError<E>> {
+    async fn rollback<E>(self) -> Result<(), TxError<E>> {
         match self.conn.batch_execute("ROLLBACK").await {
             Ok(()) => Ok(self.ended()?),
             Err(e) => Err(self.abandon(e)),
