@@ -9,15 +9,16 @@ know (server, PostgreSQL, Redis, wrk) is what other processes on the machine too
 phase (e.g. someone else's build). PostgreSQL is every child of the cluster's postmaster (its
 pid from PGDATA/postmaster.pid: the bench's backends and the WAL writer, checkpointer, …), as
 the throwaway cluster serves only the bench while it runs; without PGDATA, the backends whose
-title (`postgres: user DATABASE host(port) state`) names BENCH_DB. Reading titles alone missed
-every backend in some order-ceiling runs (reported as 0 cores). A process's delta counts only
-if it is alive at the second snapshot (one that exits takes its ticks with it), from 0 if it
-was born between.
+title (`postgres: user DATABASE host(port) state`) names BENCH_DB. A process's delta counts
+only if it is alive at the second snapshot (one that exits takes its ticks with it), from 0 if
+it was born between. `at` is when the counters were read: on a saturated machine this script
+takes a second or more, so callers time intervals by it, not by when they started it.
 """
 
 import json
 import os
 import sys
+import time
 
 
 def ticks(pid: str) -> int:
@@ -42,6 +43,7 @@ def main() -> None:
         a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
         pg_a = a.get("postgres_pids", {})
         out = {k: b[k] - a[k] for k in ("machine_busy", "server", "redis")}
+        out["seconds"] = round(b.get("at", 0) - a.get("at", 0), 3)
         out["postgres"] = sum(t - pg_a.get(pid, 0) for pid, t in b.get("postgres_pids", {}).items())
         print(json.dumps(out))
         return
@@ -53,10 +55,9 @@ def main() -> None:
                 postmaster = f.readline().strip()
         except OSError:
             postmaster = None
-    with open("/proc/stat", encoding="utf-8") as f:
-        cpu = [int(x) for x in f.readline().split()[1:]]
-    idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
-    pg: dict[str, int] = {}
+    # Find the processes first, then read every counter at once: on a saturated machine this
+    # script runs slowly, and counters read seconds apart do not add up.
+    pg_pids: list[str] = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -67,17 +68,21 @@ def main() -> None:
             continue
         if not title.startswith("postgres: "):
             continue
-        if postmaster is not None:
-            if parent(pid) == postmaster:
-                pg[pid] = ticks(pid)
-        elif f" {bench_db} " in title:
-            pg[pid] = ticks(pid)
+        if (parent(pid) == postmaster) if postmaster is not None else (f" {bench_db} " in title):
+            pg_pids.append(pid)
     try:
         with open(redis_pidfile, encoding="utf-8") as f:
-            redis = ticks(f.read().strip())
+            redis_pid = f.read().strip()
     except OSError:
-        redis = 0
+        redis_pid = ""
+    at = time.time()
+    with open("/proc/stat", encoding="utf-8") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
+    pg = {pid: ticks(pid) for pid in pg_pids}
+    redis = ticks(redis_pid) if redis_pid else 0
     print(json.dumps({
+        "at": at,
         "machine_busy": sum(cpu[:8]) - idle,
         "server": ticks(server_pid),
         "postgres_pids": pg,

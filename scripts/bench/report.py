@@ -123,18 +123,10 @@ def pgbench_phase(raw: str, name: str) -> dict | None:
     c = load(os.path.join(raw, f"pgbench-{name}.counters.json"))
     if c and "cores" in c:
         cc = c["cores"]
-        postgres, estimated = cc["postgres"], False
-        # The server is stopped, so the machine's busy time less pgbench's is PostgreSQL's (and
-        # the little else running). Used when reading PostgreSQL's processes came out far lower:
-        # that reading missed the backends in some order-ceiling runs, for reasons not found.
-        rest = round(max(cc["machine_busy"] - cc["pgbench"], 0), 2)
-        if postgres < rest / 2:
-            postgres, estimated = rest, True
         out_cpu = {
-            "postgres": postgres,
-            "postgres_estimated": estimated,
+            "postgres": cc["postgres"],
             "pgbench": cc["pgbench"],
-            "other": round(max(cc["machine_busy"] - postgres - cc["pgbench"] - cc["redis"], 0), 2),
+            "other": round(max(cc["machine_busy"] - cc["postgres"] - cc["pgbench"] - cc["redis"], 0), 2),
             "machine_busy": cc["machine_busy"],
         }
     return {
@@ -305,18 +297,11 @@ def main() -> None:
         c = ceiling.get(name)
         if c:
             cc = c.get("cpu_cores") or {}
-            approx = "≈ " if cc.get("postgres_estimated") else ""
-            cores = f"{approx}{cc['postgres']:.2f} / {cc['pgbench']:.2f} / {cc['other']:.2f}" if cc else "—"
+            cores = f"{cc['postgres']:.2f} / {cc['pgbench']:.2f} / {cc['other']:.2f}" if cc else "—"
             lines.append(
                 f"| {label} | {fmt(c['throughput_tps'])} | {fmt(c['p50_ms'], 2)} | {fmt(c['p99_ms'], 2)} | "
                 f"{c['failed']} | {fmt(c.get('postgres_cpu_ms_per_tx'), 3)} | {cores} |"
             )
-    if any(((ceiling.get(n) or {}).get("cpu_cores") or {}).get("postgres_estimated") for n in ("order", "account")):
-        lines.append("")
-        lines.append(
-            "≈: PostgreSQL's share taken as the machine's busy time less pgbench's (the server is stopped); "
-            "reading PostgreSQL's processes missed its backends in this run."
-        )
     o = phases.get("order") or {}
     a = phases.get("account") or {}
     lines.append("")

@@ -282,6 +282,7 @@ counters_end() {
     python3 - "$RAW/$name.counters.json" "$(python3 "$HERE/cpu.py" delta "$C0" "$c1")" "$RAW/$name.wrkcpu" <<PY
 import json, sys
 d = json.loads(sys.argv[2])
+d.pop("seconds", None)  # the phase is timed by wrk
 tck = $(getconf CLK_TCK)
 try:
     wrk_s = sum(float(x) for x in open(sys.argv[3]).read().split()[-2:])
@@ -354,18 +355,17 @@ pgb() {
     (cd "$RAW" && pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS" \
         -T "$WARMUP" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script" "$BENCH_DB" >"$RAW/pgbench-$name.warmup.txt" 2>&1) ||
         die "pgbench $name warm-up failed: $(tail -5 "$RAW/pgbench-$name.warmup.txt")"
-    # PostgreSQL's backends exit with pgbench, so their CPU is sampled while it runs:
-    # from 1 s after the start to about 2 s before the end.
-    local c0 c1 t0 t1 TIMEFORMAT='%3U %3S' pid
+    # PostgreSQL's backends exit with pgbench, so their CPU is sampled while it runs: from 1 s
+    # after the start to about the middle. A snapshot takes a second or more on the saturated
+    # machine; one started 3 s before the end read backends that had already exited (0 cores).
+    local c0 c1 TIMEFORMAT='%3U %3S' pid
     { time (cd "$RAW" && pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS" \
         -T "$DURATION" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script" -l --log-prefix="pgbench-$name" \
         "$BENCH_DB" >"$RAW/pgbench-$name.txt" 2>&1); } 2>"$RAW/pgbench-$name.cpu" &
     pid=$!
     sleep 1
-    t0="$(now_ns)"
     c0="$(cpu_snapshot)"
-    sleep "$((DURATION > 5 ? DURATION - 3 : 1))"
-    t1="$(now_ns)"
+    sleep "$((DURATION > 8 ? DURATION / 2 - 1 : 1))"
     c1="$(cpu_snapshot)"
     printf '%s\n%s\n' "$c0" "$c1" >"$RAW/cpu-snapshots-pgbench-$name.txt"
     wait "$pid" || die "pgbench $name failed: $(tail -5 "$RAW/pgbench-$name.txt")"
@@ -373,7 +373,7 @@ pgb() {
 import json, sys
 d = json.loads(sys.argv[2])
 tck = $(getconf CLK_TCK)
-interval = ($t1 - $t0) / 1e9
+interval = d.pop("seconds")
 try:
     client = sum(float(x) for x in open(sys.argv[3]).read().split()[-2:])
 except (OSError, ValueError):
