@@ -3,12 +3,9 @@
 //! trade events) reach the database, inside the caller's transaction.
 //!
 //! This is the hot path of every order and every execution, so it is built for few round
-//! trips: each table gets at most one statement (multi-row `INSERT`s over `unnest`ed
-//! arrays, prepared once per connection: see `crate::statements`), and the statements
-//! are *pipelined* on the connection (sent together, polled in order, executed by Postgres
-//! one after the other in the order sent). The foreign keys between the rows of one booking
-//! are `DEFERRABLE INITIALLY DEFERRED` (migration `000005`), so they are checked at `COMMIT`
-//! and do not depend on statement order anyway.
+//! trips and few answers: the whole write is one statement (`statements::booking`), each
+//! table written by one data-modifying CTE, multi-row `INSERT`s over `unnest`ed arrays,
+//! prepared once per connection.
 //!
 //! The rows are locked the same way everywhere: an existing order first (when the change is
 //! about one), then the account, then the position ([`lock_book`] sends both in one
@@ -18,8 +15,9 @@
 use crate::errors::TxError;
 use crate::rows::{AccountRow, ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow, db_seq};
 use crate::schema::{accounts, orders, positions};
-use crate::statements::{
-    InsertActivities, InsertEvents, InsertFills, InsertPostings, UpdateAccount, UpsertOrders, UpsertPosition,
+use crate::statements::booking::{
+    DeletePosition, InsertActivities, InsertEvents, InsertFills, InsertPostings, PositionChange, UpdateAccount,
+    UpsertOrders, UpsertPosition, WriteBooking,
 };
 use brokerage_domain::accounts::{Account, Activity};
 use brokerage_domain::market::Symbol;
@@ -93,113 +91,71 @@ where
     row.into_domain().map_err(TxError::port)
 }
 
-/// Inserts activities with their journal entries (as `INSERT`s that `write` pipelines).
-async fn insert_activities(c: &AsyncPgConnection, rows: &[ActivityRow], postings: &[PostingRow]) -> QueryResult<()> {
-    let (mut a, mut p) = (c, c);
-    let activities = async {
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        InsertActivities::from(rows).execute(&mut a).await
-    };
-    let postings = async {
-        if postings.is_empty() {
-            return Ok(0);
-        }
-        InsertPostings::from(postings).execute(&mut p).await
-    };
-    let (activities, postings) = tokio::join!(biased; activities, postings);
-    activities?;
-    postings?;
-    Ok(())
-}
-
 fn update_account(a: &Account) -> UpdateAccount {
     UpdateAccount { id: a.id.into(), cash: a.cash.get(), held: a.held.get(), event_seq: db_seq(a.event_seq) }
 }
 
+/// An activity and its journal entry as the parts that insert them (none for no activities).
+fn activity_parts(activities: &[Activity]) -> (Option<InsertActivities>, Option<InsertPostings>) {
+    if activities.is_empty() {
+        return (None, None);
+    }
+    let rows: Vec<ActivityRow> = activities.iter().map(ActivityRow::from).collect();
+    let postings: Vec<PostingRow> = activities.iter().flat_map(PostingRow::entry).collect();
+    let postings = (!postings.is_empty()).then(|| InsertPostings::from(&postings[..]));
+    (Some(InsertActivities::from(&rows[..])), postings)
+}
+
 /// Saves a deposit or withdrawal: the account's balances, the activity and its journal entry.
 pub(crate) async fn write_cash_movement(
-    c: &AsyncPgConnection,
+    mut c: &AsyncPgConnection,
     account: &Account,
     activity: &Activity,
 ) -> QueryResult<()> {
-    let mut a = c;
-    let rows = [ActivityRow::from(activity)];
-    let postings: Vec<PostingRow> = PostingRow::entry(activity).collect();
-    let balances = update_account(account).execute(&mut a);
-    let (balances, inserted) = tokio::join!(biased; balances, insert_activities(c, &rows, &postings));
-    balances?;
-    inserted
+    let (activities, postings) = activity_parts(std::slice::from_ref(activity));
+    let statement =
+        WriteBooking { account: Some(update_account(account)), activities, postings, ..WriteBooking::default() };
+    statement.execute(&mut c).await.map(drop)
 }
 
-/// Writes everything `b` says, in the caller's transaction, and returns the orders as stored.
-pub(crate) async fn write(c: &AsyncPgConnection, b: &Booking) -> QueryResult<Vec<OrderRow>> {
+/// Writes everything `b` says, in the caller's transaction, as one statement
+/// ([`WriteBooking`]), and returns the orders as stored.
+pub(crate) async fn write(mut c: &AsyncPgConnection, b: &Booking) -> QueryResult<Vec<OrderRow>> {
     // One row per order, in its final state (a booking lists an order once, but the last
     // state wins if it ever listed one twice: one upsert may not touch a row twice).
     let mut seen = HashSet::with_capacity(b.orders.len());
     let mut order_rows: Vec<OrderRow> =
         b.orders.iter().rev().filter(|o| seen.insert(o.id)).map(OrderRow::from).collect();
     order_rows.reverse();
-    let activity_rows: Vec<ActivityRow> = b.activities.iter().map(ActivityRow::from).collect();
-    let posting_rows: Vec<PostingRow> = b.activities.iter().flat_map(PostingRow::entry).collect();
     let fill_rows: Vec<FillRow> = b.executions.iter().map(|e| FillRow::new(e, b.account.id)).collect();
     let event_rows: Vec<TradeEventRow> = b.events.iter().map(TradeEventRow::from).collect();
     let at = b.orders.last().map_or_else(Utc::now, |o| o.updated_at);
-
-    let (mut co, mut ca, mut cp, mut cf, mut ce) = (c, c, c, c, c);
-    let orders = async {
-        if order_rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        UpsertOrders::from(&order_rows[..]).get_results(&mut co).await
-    };
-    let account = async {
-        if !b.account_changed {
-            return Ok(0);
-        }
-        update_account(&b.account).execute(&mut ca).await
-    };
-    let position = async {
-        if !b.position_changed {
-            return Ok(0);
-        }
+    let position = b.position_changed.then(|| {
         let p = &b.position;
         if p.qty.is_zero() {
-            return diesel::delete(positions::table.find((Uuid::from(p.account_id), p.symbol.as_str())))
-                .execute(&mut cp)
-                .await;
+            PositionChange::Delete(DeletePosition {
+                account_id: p.account_id.into(),
+                symbol: p.symbol.as_str().to_owned(),
+            })
+        } else {
+            PositionChange::Upsert(UpsertPosition::from(PositionRow::new(p, at)))
         }
-        UpsertPosition::from(PositionRow::new(p, at)).execute(&mut cp).await
-    };
-    let fills = async {
-        if fill_rows.is_empty() {
-            return Ok(0);
-        }
-        InsertFills::from(&fill_rows[..]).execute(&mut cf).await
-    };
-    let events = async {
-        if event_rows.is_empty() {
-            return Ok(0);
-        }
-        InsertEvents::from(&event_rows[..]).execute(&mut ce).await
-    };
-    // Sent in this order; after a failed statement the rest of the pipeline fails with
-    // "transaction aborted", so the first error in this order is the cause.
-    let (orders, account, position, ledger, fills, events) = tokio::join!(
-        biased;
-        orders,
-        account,
+    });
+    let (activities, postings) = activity_parts(&b.activities);
+    let statement = WriteBooking {
+        account: b.account_changed.then(|| update_account(&b.account)),
         position,
-        insert_activities(c, &activity_rows, &posting_rows),
-        fills,
-        events
-    );
-    let orders = orders?;
-    account?;
-    position?;
-    ledger?;
-    fills?;
-    events?;
-    Ok(orders)
+        activities,
+        postings,
+        fills: (!fill_rows.is_empty()).then(|| InsertFills::from(&fill_rows[..])),
+        events: (!event_rows.is_empty()).then(|| InsertEvents::from(&event_rows[..])),
+        orders: (!order_rows.is_empty()).then(|| UpsertOrders::from(&order_rows[..])),
+    };
+    if statement.orders.is_some() {
+        statement.get_results(&mut c).await
+    } else if statement.is_empty() {
+        Ok(Vec::new())
+    } else {
+        statement.execute(&mut c).await.map(|_| Vec::new())
+    }
 }

@@ -1,16 +1,25 @@
-//! Hand-written statements for the write path, built to be *prepared once per connection*.
+//! [`WriteBooking`]: everything one change of an account writes, as *one* statement.
 //!
-//! diesel marks every `UPDATE`, every `ON CONFLICT … DO UPDATE`, every multi-row `INSERT` and
-//! every insert of an optional value as unsafe to cache, and diesel-async prepares such
-//! statements anew on each use, one at a time (its statement cache is locked while it
-//! prepares): a booking of six statements would cost six extra round trips. The statements
-//! here have fixed SQL and a static query id, so they are prepared on first use and then
-//! only bound and executed; multi-row inserts take one array per column and `unnest` them,
-//! so any number of rows is still one fixed statement.
+//! Each part (the orders, the account's balances, the position, activities, journal postings,
+//! fills, trade events) is an `INSERT`/`UPDATE`/`DELETE` of its own table, and all but the
+//! last are data-modifying CTEs of the last: PostgreSQL runs every one of them to completion,
+//! on the same snapshot, whether or not anything reads its output. One statement instead of
+//! one per table means one `Bind`/`Execute`/`Sync` and one answer from PostgreSQL per
+//! booking: tokio-postgres ends every statement with a `Sync`, and PostgreSQL sends (and wakes
+//! the server for) every `Sync`'s answer on its own.
+//!
+//! Why that is safe: each table is written by one part at most (the position is either
+//! upserted or deleted), so no row is changed twice in the statement; the parts do not read
+//! each other's rows; and the foreign keys between them are checked after the whole
+//! statement (at `COMMIT` for the `DEFERRABLE` ones, migration `000005`).
+//!
+//! Only the parts a booking has are in the statement, so a resting order writes three tables
+//! and opens no others. Each combination is its own statement text, prepared on its first use
+//! on a connection and cached by that text (a handful exist: placing, cancelling, a fill, a
+//! cash movement, ...).
 
 use crate::rows::{ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow};
 use crate::schema::orders;
-use brokerage_domain::orders::Candidates;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::pg::Pg;
@@ -19,17 +28,12 @@ use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Numeric, Text, Timest
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-/// A statement `head` + its binds separated by commas + `tail`, with a static query id.
-macro_rules! statement {
+/// A part of [`WriteBooking`]: `head` + its binds separated by commas + `tail`.
+macro_rules! part {
     ($(#[$meta:meta])* $name:ident { $($field:ident: $rust:ty => $st:ty),+ $(,)? } $head:literal, $tail:literal) => {
         $(#[$meta])*
         pub(crate) struct $name {
             $(pub $field: $rust),+
-        }
-
-        impl QueryId for $name {
-            type QueryId = $name;
-            const HAS_STATIC_QUERY_ID: bool = true;
         }
 
         impl QueryFragment<Pg> for $name {
@@ -56,7 +60,7 @@ macro_rules! column {
     };
 }
 
-statement! {
+part! {
     /// Saves an account's balances and event cursor.
     UpdateAccount {
         id: Uuid => SqlUuid,
@@ -68,7 +72,7 @@ statement! {
     ")) AS v (id, cash, held, event_seq) WHERE a.id = v.id"
 }
 
-statement! {
+part! {
     /// Inserts or updates a position with its lots.
     UpsertPosition {
         account_id: Uuid => SqlUuid,
@@ -101,7 +105,17 @@ impl From<PositionRow> for UpsertPosition {
     }
 }
 
-statement! {
+part! {
+    /// Deletes a position that is back to zero.
+    DeletePosition {
+        account_id: Uuid => SqlUuid,
+        symbol: String => Text,
+    }
+    "DELETE FROM positions WHERE (account_id, symbol) = (",
+    ")"
+}
+
+part! {
     /// Inserts activities.
     InsertActivities {
         id: Vec<Uuid> => Array<SqlUuid>,
@@ -139,7 +153,7 @@ impl From<&[ActivityRow]> for InsertActivities {
     }
 }
 
-statement! {
+part! {
     /// Inserts journal postings.
     InsertPostings {
         activity_id: Vec<Uuid> => Array<SqlUuid>,
@@ -169,7 +183,7 @@ impl From<&[PostingRow]> for InsertPostings {
     }
 }
 
-statement! {
+part! {
     /// Inserts fills.
     InsertFills {
         order_id: Vec<Uuid> => Array<SqlUuid>,
@@ -198,7 +212,7 @@ impl From<&[FillRow]> for InsertFills {
     }
 }
 
-statement! {
+part! {
     /// Inserts trade events.
     InsertEvents {
         account_id: Vec<Uuid> => Array<SqlUuid>,
@@ -255,7 +269,7 @@ impl From<&[TradeEventRow]> for InsertEvents {
     }
 }
 
-statement! {
+part! {
     /// Inserts new orders and updates changed ones (by id), returning them as stored.
     UpsertOrders {
         id: Vec<Uuid> => Array<SqlUuid>,
@@ -300,11 +314,6 @@ statement! {
      submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq"
 }
 
-/// `RETURNING` lists the columns in `orders`' order, so the rows load as `OrderRow`s.
-impl Query for UpsertOrders {
-    type SqlType = <orders::table as AsQuery>::SqlType;
-}
-
 impl From<&[OrderRow]> for UpsertOrders {
     fn from(rows: &[OrderRow]) -> Self {
         Self {
@@ -339,165 +348,135 @@ impl From<&[OrderRow]> for UpsertOrders {
     }
 }
 
-/// The columns of `orders` in table order, so rows load as `OrderRow`s.
-const ORDER_COLUMNS: &str = "id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, \
-     limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
-     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq";
-
-/// The open book's predicate, spelled exactly as the partial indexes spell it (a bound
-/// parameter could not prove that an index covers the query).
-macro_rules! open_book {
-    () => {
-        "status IN ('new', 'partially_filled')"
-    };
+/// A position's new state: the row with its lots, or no row once it is back to zero.
+pub(crate) enum PositionChange {
+    Upsert(UpsertPosition),
+    Delete(DeletePosition),
 }
 
-/// The symbols with open orders, in order: a skip scan over `orders_open_limit_idx`, one
-/// index probe per symbol instead of a walk over the whole open book.
-///
-/// The engine's two reads are planned afresh on every pass (unnamed statements, once a
-/// second): a plan cached while the book was small (a new database, a quiet start) kept
-/// scanning the whole book after it had grown — 20–200 ms a pass at 30 k–60 k orders, seen
-/// as order-latency spikes every second. Planning costs well under a millisecond.
-#[derive(Debug, Clone, Copy, QueryId)]
-pub(crate) struct OpenSymbols;
-
-impl Query for OpenSymbols {
-    type SqlType = Text;
-}
-
-impl QueryFragment<Pg> for OpenSymbols {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.unsafe_to_cache_prepared();
-        out.push_sql(concat!(
-            "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM orders WHERE ",
-            open_book!(),
-            " UNION ALL SELECT (SELECT min(symbol) FROM orders WHERE ",
-            open_book!(),
-            " AND symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL) \
-             SELECT symbol FROM s WHERE symbol IS NOT NULL",
-        ));
-        Ok(())
+impl QueryFragment<Pg> for PositionChange {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        match self {
+            Self::Upsert(part) => part.walk_ast(out),
+            Self::Delete(part) => part.walk_ast(out),
+        }
     }
 }
 
-/// The engine's candidates on one symbol, [`Candidates::may_act`] in SQL: open orders the
-/// touch could trade or move, and day orders submitted before the last close, by id from
-/// `after`, at most `limit`. Each part is one disjoint `UNION ALL` arm read through its own
-/// partial index (migration `engine_candidate_indexes`), so a pass costs the candidates it
-/// finds, not the size of the book. One statement text for every pass (absent parts are NULL
-/// binds, which no row satisfies), planned afresh each time (see [`OpenSymbols`]).
-/// `crates/postgres/tests/store/engine.rs` checks it against `may_act` order by order.
-#[derive(Debug, Clone, QueryId)]
-pub(crate) struct EngineCandidates {
-    symbol: String,
-    ask: Option<Decimal>,
-    bid: Option<Decimal>,
-    day_orders_before: Option<DateTime<Utc>>,
-    after: Option<Uuid>,
-    limit: i64,
+/// Everything one booking writes, as one statement: the parts it has, in a fixed order, each
+/// but the last as a CTE of the last. With orders (always last) it returns them as stored
+/// (`get_results`); without, it returns nothing (`execute`). See the module docs.
+#[derive(Default)]
+pub(crate) struct WriteBooking {
+    pub account: Option<UpdateAccount>,
+    pub position: Option<PositionChange>,
+    pub activities: Option<InsertActivities>,
+    pub postings: Option<InsertPostings>,
+    pub fills: Option<InsertFills>,
+    pub events: Option<InsertEvents>,
+    pub orders: Option<UpsertOrders>,
 }
 
-impl Query for EngineCandidates {
+impl WriteBooking {
+    /// The parts present, in statement order, with the names their CTEs go by.
+    fn parts(&self) -> impl Iterator<Item = (&'static str, &dyn QueryFragment<Pg>)> {
+        fn part<'a, T: QueryFragment<Pg>>(
+            name: &'static str,
+            p: &'a Option<T>,
+        ) -> Option<(&'static str, &'a dyn QueryFragment<Pg>)> {
+            p.as_ref().map(|p| (name, p as &dyn QueryFragment<Pg>))
+        }
+        [
+            part("booked_account", &self.account),
+            part("booked_position", &self.position),
+            part("booked_activities", &self.activities),
+            part("booked_postings", &self.postings),
+            part("booked_fills", &self.fills),
+            part("booked_events", &self.events),
+            part("booked_orders", &self.orders),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Whether there is nothing to write.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.parts().next().is_none()
+    }
+}
+
+impl QueryFragment<Pg> for WriteBooking {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut parts = self.parts().peekable();
+        let mut first = true;
+        while let Some((name, part)) = parts.next() {
+            if parts.peek().is_none() {
+                if !first {
+                    out.push_sql(" ");
+                }
+                return part.walk_ast(out.reborrow());
+            }
+            out.push_sql(if first { "WITH " } else { ", " });
+            out.push_sql(name);
+            out.push_sql(" AS (");
+            part.walk_ast(out.reborrow())?;
+            out.push_sql(")");
+            first = false;
+        }
+        Err(diesel::result::Error::QueryBuilderError("a booking with nothing to write is no statement".into()))
+    }
+}
+
+/// Cached by its SQL text: one prepared statement per combination of parts.
+impl QueryId for WriteBooking {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// The orders part is last and `RETURNING` lists the columns in `orders`' order, so with
+/// orders the rows load as `OrderRow`s.
+impl Query for WriteBooking {
     type SqlType = <orders::table as AsQuery>::SqlType;
 }
 
-impl EngineCandidates {
-    pub(crate) fn new(symbol: &str, c: &Candidates, after: Option<Uuid>, limit: usize) -> Self {
-        Self {
-            symbol: symbol.to_owned(),
-            ask: c.touch.map(|t| t.ask.get()),
-            bid: c.touch.map(|t| t.bid.get()),
-            day_orders_before: c.day_orders_before,
-            after,
-            limit: i64::try_from(limit).unwrap_or(i64::MAX),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::debug_query;
+
+    fn account() -> UpdateAccount {
+        UpdateAccount { id: Uuid::nil(), cash: Decimal::ONE, held: Decimal::ZERO, event_seq: 1 }
     }
 
-    /// One arm: the open orders of the symbol after the cursor that satisfy `condition`
-    /// (SQL with `?` where `binds` go, in order); `trading` arms leave expiring day orders to
-    /// the day arm, so no order is read twice.
-    fn arm<'b>(
-        &'b self,
-        out: &mut AstPass<'_, 'b, Pg>,
-        condition: &'static str,
-        binds: &[&'b Option<Decimal>],
-        trading: bool,
-    ) -> QueryResult<()> {
-        out.push_sql("SELECT ");
-        out.push_sql(ORDER_COLUMNS);
-        out.push_sql(" FROM orders WHERE symbol = ");
-        out.push_bind_param::<Text, _>(&self.symbol)?;
-        out.push_sql(concat!(" AND ", open_book!(), " AND ("));
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
-        out.push_sql("::uuid IS NULL OR id > ");
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.after)?;
-        out.push_sql(") AND ");
-        let mut binds = binds.iter();
-        for (i, part) in condition.split('?').enumerate() {
-            if i > 0 {
-                match binds.next() {
-                    Some(bind) => out.push_bind_param::<Nullable<Numeric>, _>(*bind)?,
-                    None => out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?,
-                }
-            }
-            out.push_sql(part);
-        }
-        if trading {
-            out.push_sql(" AND (time_in_force <> 'day' OR ");
-            out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
-            out.push_sql("::timestamptz IS NULL OR submitted_at >= ");
-            out.push_bind_param::<Nullable<Timestamptz>, _>(&self.day_orders_before)?;
-            out.push_sql(")");
-        }
-        Ok(())
+    fn sql(statement: &WriteBooking) -> String {
+        debug_query::<Pg, _>(statement).to_string()
     }
-}
 
-/// Limit-like orders: a limit, or a stop-limit already armed.
-macro_rules! limit_like {
-    () => {
-        "(order_type = 'limit' OR (order_type = 'stop_limit' AND triggered_at IS NOT NULL))"
-    };
-}
+    #[test]
+    fn every_part_but_the_last_is_a_cte_of_the_last() {
+        let gone = DeletePosition { account_id: Uuid::nil(), symbol: "AAPL".into() };
+        let statement = WriteBooking {
+            account: Some(account()),
+            position: Some(PositionChange::Delete(gone)),
+            ..WriteBooking::default()
+        };
+        let sql = sql(&statement);
+        assert!(sql.starts_with("WITH booked_account AS (UPDATE accounts "), "{sql}");
+        assert!(sql.contains(") DELETE FROM positions WHERE (account_id, symbol) = ($5, $6)"), "{sql}");
+        assert_eq!(sql.matches("booked_").count(), 1, "{sql}");
+    }
 
-/// Stop-like orders: a stop, or a stop-limit not armed.
-macro_rules! stop_like {
-    () => {
-        "(order_type = 'stop' OR (order_type = 'stop_limit' AND triggered_at IS NULL))"
-    };
-}
+    #[test]
+    fn a_single_part_is_a_plain_statement() {
+        let statement = WriteBooking { account: Some(account()), ..WriteBooking::default() };
+        assert!(sql(&statement).starts_with("UPDATE accounts AS a SET cash = v.cash"));
+    }
 
-impl QueryFragment<Pg> for EngineCandidates {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.unsafe_to_cache_prepared();
-        // Buys trade at the ask, sells at the bid; market and trailing orders act on any
-        // touch; day orders past a close expire, touch or not. `?` in a condition is the
-        // touch (or, in the last arm, the cutoff).
-        let arms: [(&str, &[&Option<Decimal>], bool); 6] = [
-            ("?::numeric IS NOT NULL AND order_type IN ('market', 'trailing_stop')", &[&self.ask], true),
-            (concat!("side = 'buy' AND limit_price >= ? AND ", limit_like!()), &[&self.ask], true),
-            (concat!("side = 'sell' AND limit_price <= ? AND ", limit_like!()), &[&self.bid], true),
-            (
-                concat!("side = 'buy' AND stop_price IS NOT NULL AND stop_price <= ? AND ", stop_like!()),
-                &[&self.ask],
-                true,
-            ),
-            (
-                concat!("side = 'sell' AND stop_price IS NOT NULL AND stop_price >= ? AND ", stop_like!()),
-                &[&self.bid],
-                true,
-            ),
-            ("time_in_force = 'day' AND submitted_at < ?", &[], false),
-        ];
-        for (i, (condition, binds, trading)) in arms.into_iter().enumerate() {
-            if i > 0 {
-                out.push_sql(" UNION ALL ");
-            }
-            self.arm(&mut out, condition, binds, trading)?;
-        }
-        out.push_sql(" ORDER BY id LIMIT ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
-        Ok(())
+    #[test]
+    fn nothing_to_write_is_no_statement() {
+        let statement = WriteBooking::default();
+        assert!(statement.is_empty());
+        let mut builder = diesel::pg::PgQueryBuilder::default();
+        assert!(statement.to_sql(&mut builder, &Pg).is_err());
     }
 }

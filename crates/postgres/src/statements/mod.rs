@@ -1,0 +1,16 @@
+//! Hand-written statements, built to be *prepared once per connection*.
+//!
+//! diesel marks every `UPDATE`, every `ON CONFLICT … DO UPDATE`, every multi-row `INSERT` and
+//! every insert of an optional value as unsafe to cache, and diesel-async prepares such
+//! statements anew on each use, one at a time (its statement cache is locked while it
+//! prepares). The statements here are safe to cache, so each shape is prepared on first use
+//! and then only bound and executed:
+//! - [`booking`]: everything one change of an account writes, as one statement
+//!   ([`WriteBooking`]); multi-row inserts take one array per column and `unnest` them, so
+//!   any number of rows is still the same statement.
+//! - [`engine`]: the execution engine's reads of the open book (planned afresh on purpose).
+
+pub(crate) mod booking;
+mod engine;
+
+pub(crate) use engine::{EngineCandidates, OpenSymbols};
