@@ -26,7 +26,7 @@ use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tracing::Level;
-use tracing_subscriber::filter::{FilterFn, LevelFilter, filter_fn};
+use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -107,19 +107,24 @@ pub fn init(log: &LogSettings) {
 /// Installs the global subscriber writing logs to `writer` and traces to `otel`.
 /// Fails when a global subscriber is already installed or the exporter cannot be built.
 pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.filter));
+    // `RUST_LOG` when set and valid, as `EnvFilter::try_from_default_env` decides.
+    let directives = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(env) if EnvFilter::try_new(&env).is_ok() => env,
+        _ => log.filter.clone(),
+    };
     let fmt_layer = if is_pretty(log.format) {
-        tracing_subscriber::fmt::layer().with_writer(writer).with_target(true).with_filter(filter).boxed()
+        log_filtered(tracing_subscriber::fmt::layer().with_writer(writer).with_target(true), &directives)
     } else {
-        tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .with_ansi(false)
-            // JsonLines reads span names and the correlation ids, never the spans' formatted
-            // fields: formatting them for every span of every request was wasted work.
-            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|_, _, _| Ok(())))
-            .event_format(JsonLines)
-            .with_filter(filter)
-            .boxed()
+        log_filtered(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                // JsonLines reads span names and the correlation ids, never the spans' formatted
+                // fields: formatting them for every span of every request was wasted work.
+                .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|_, _, _| Ok(())))
+                .event_format(JsonLines),
+            &directives,
+        )
     };
 
     let provider = tracer_provider(otel)?;
@@ -143,6 +148,39 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         tracing::info!(otel.endpoint = %endpoint, service.name = %otel.service_name, "exporting traces over OTLP/HTTP");
     }
     Ok(())
+}
+
+/// A log filter in `RUST_LOG` syntax. A plain list of `target=level` parses as [`Targets`],
+/// decided once per callsite; only directives on spans or fields
+/// (`[span{field=value}]=level`) need an [`EnvFilter`], which looks every span up again on
+/// each enter and exit, for every request (`docs/benchmarks.md`).
+enum LogFilter {
+    Targets(Targets),
+    Env(EnvFilter),
+}
+
+impl LogFilter {
+    fn parse(directives: &str) -> Self {
+        // `Targets` would take `[span]` for a target name: span and field directives go to
+        // `EnvFilter` before it can.
+        let targets = (!directives.contains(['[', '{'])).then(|| directives.parse::<Targets>().ok()).flatten();
+        match targets {
+            Some(targets) => Self::Targets(targets),
+            None => Self::Env(EnvFilter::new(directives)),
+        }
+    }
+}
+
+/// `layer` behind the log filter `directives`.
+fn log_filtered<L, S>(layer: L, directives: &str) -> Box<dyn Layer<S> + Send + Sync>
+where
+    L: Layer<S> + Send + Sync,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    match LogFilter::parse(directives) {
+        LogFilter::Targets(targets) => layer.with_filter(targets).boxed(),
+        LogFilter::Env(env) => layer.with_filter(env).boxed(),
+    }
 }
 
 /// Our own spans and events at `INFO` and above (with the level hint, so that less severe
@@ -228,6 +266,16 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn plain_directives_filter_by_target_and_span_directives_need_an_env_filter() {
+        for plain in ["info", "warn,brokerage_http=debug", "brokerage=trace,actix_server=off"] {
+            assert!(matches!(LogFilter::parse(plain), LogFilter::Targets(_)), "{plain}");
+        }
+        for dynamic in ["info,[http.request]=debug", "brokerage_http[http.request{user_id}]=trace"] {
+            assert!(matches!(LogFilter::parse(dynamic), LogFilter::Env(_)), "{dynamic}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use crate::errors;
 use crate::ledger::fetch_limit;
 use crate::rows::{AccountRow, PositionRow};
-use crate::schema::{accounts, positions};
+use crate::schema::positions;
+use crate::statements::AccountBook;
 use crate::store::PgStore;
 use async_trait::async_trait;
 use brokerage_domain::accounts::Account;
@@ -55,11 +56,7 @@ impl PositionStore for PgStore {
     #[tracing::instrument(skip_all, fields(db.system = "postgresql", db.operation = "account_book", account.id = %account))]
     async fn book(&self, account: AccountId) -> Result<Option<(Account, Vec<Position>)>, InfraError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(AccountRow, Option<PositionRow>)> = accounts::table
-            .left_join(positions::table)
-            .filter(accounts::id.eq(Uuid::from(account)))
-            .select((AccountRow::as_select(), Option::<PositionRow>::as_select()))
-            .order(positions::symbol.asc())
+        let rows: Vec<(AccountRow, Option<PositionRow>)> = AccountBook { account: account.into() }
             .load(&mut conn)
             .await
             .map_err(|e| errors::query(e, "load account and positions"))?;

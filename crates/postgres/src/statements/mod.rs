@@ -9,8 +9,11 @@
 //!   ([`WriteBooking`]); multi-row inserts take one array per column and `unnest` them, so
 //!   any number of rows is still the same statement.
 //! - [`engine`]: the execution engine's reads of the open book (planned afresh on purpose).
+//! - [`reads`]: reads that run on every request, as constant SQL.
 
 pub(crate) mod booking;
 mod engine;
+mod reads;
 
 pub(crate) use engine::{EngineCandidates, OpenSymbols};
+pub(crate) use reads::AccountBook;
