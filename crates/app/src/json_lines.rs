@@ -63,6 +63,11 @@ pub(crate) struct CorrelationLayer;
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CorrelationLayer {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Only our own spans carry the request's identifiers (without an exporter this layer
+        // has no filter of its own: `telemetry::init_with`).
+        if !attrs.metadata().target().starts_with("brokerage") {
+            return;
+        }
         let mut found = Correlation::default();
         attrs.record(&mut found);
         if let (false, Some(span)) = (found.is_empty(), ctx.span(id)) {
@@ -72,6 +77,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CorrelationLayer {
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        if !span.metadata().target().starts_with("brokerage") {
+            return;
+        }
         let mut extensions = span.extensions_mut();
         if let Some(existing) = extensions.get_mut::<Correlation>() {
             values.record(existing);

@@ -112,35 +112,47 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         Ok(env) if EnvFilter::try_new(&env).is_ok() => env,
         _ => log.filter.clone(),
     };
-    let fmt_layer = if is_pretty(log.format) {
-        log_filtered(tracing_subscriber::fmt::layer().with_writer(writer).with_target(true), &directives)
-    } else {
-        log_filtered(
-            tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(false)
-                // JsonLines reads span names and the correlation ids, never the spans' formatted
-                // fields: formatting them for every span of every request was wasted work.
-                .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|_, _, _| Ok(())))
-                .event_format(JsonLines),
-            &directives,
-        )
-    };
-
+    let filter = LogFilter::parse(&directives);
+    let pretty = is_pretty(log.format);
     let provider = tracer_provider(otel)?;
-    // Only our own spans become OpenTelemetry spans: library internals (the exporter's HTTP
-    // client among them) would be noise, or feed back into the exporter. Without an exporter
-    // there is no OpenTelemetry layer at all: building span data for every request only to
-    // drop it cost ~10 µs of CPU per request (`docs/benchmarks.md`); the request's trace id
-    // (the caller's `traceparent`, or a new one) still reaches every log line.
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("brokerage")).with_filter(ours()));
-    // The correlation ids live on our own request spans: with no filter of its own this
-    // layer would switch on every debug and trace callsite of every library.
-    let correlation = CorrelationLayer.with_filter(ours());
-
-    tracing_subscriber::registry().with(correlation).with(otel_layer).with(fmt_layer).try_init()?;
+    match &provider {
+        // No exporter: the log filter is the only filter, so it filters globally, and no layer
+        // has a filter of its own. Per-layer filters cost a span lookup per layer on every
+        // enter and exit of every span (~9 % of an account read's instructions,
+        // `docs/benchmarks.md`). Without an exporter there is no OpenTelemetry layer at all:
+        // building span data for every request only to drop it cost ~10 µs of CPU per
+        // request; the request's trace id (the caller's `traceparent`, or a new one) still
+        // reaches every log line.
+        None => match filter {
+            LogFilter::Targets(f) => tracing_subscriber::registry()
+                .with(f)
+                .with(CorrelationLayer)
+                .with(fmt_layer(pretty, writer))
+                .try_init()?,
+            LogFilter::Env(f) => tracing_subscriber::registry()
+                .with(f)
+                .with(CorrelationLayer)
+                .with(fmt_layer(pretty, writer))
+                .try_init()?,
+        },
+        // Only our own spans become OpenTelemetry spans: library internals (the exporter's
+        // HTTP client among them) would be noise, or feed back into the exporter. The log
+        // filter then applies to the log lines alone, and the correlation ids are kept on our
+        // own spans only (unfiltered, this layer would switch on every debug and trace
+        // callsite of every library).
+        Some(p) => {
+            let otel_layer = tracing_opentelemetry::layer().with_tracer(p.tracer("brokerage")).with_filter(ours());
+            let logs = match filter {
+                LogFilter::Targets(f) => fmt_layer(pretty, writer).with_filter(f).boxed(),
+                LogFilter::Env(f) => fmt_layer(pretty, writer).with_filter(f).boxed(),
+            };
+            tracing_subscriber::registry()
+                .with(CorrelationLayer.with_filter(ours()))
+                .with(otel_layer)
+                .with(logs)
+                .try_init()?
+        }
+    }
     if let Ok(mut slot) = PROVIDER.lock() {
         *slot = provider;
     }
@@ -171,16 +183,22 @@ impl LogFilter {
     }
 }
 
-/// `layer` behind the log filter `directives`.
-fn log_filtered<L, S>(layer: L, directives: &str) -> Box<dyn Layer<S> + Send + Sync>
+/// The log lines' layer: the human format, or JSON lines.
+fn fmt_layer<S>(pretty: bool, writer: BoxMakeWriter) -> Box<dyn Layer<S> + Send + Sync>
 where
-    L: Layer<S> + Send + Sync,
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    match LogFilter::parse(directives) {
-        LogFilter::Targets(targets) => layer.with_filter(targets).boxed(),
-        LogFilter::Env(env) => layer.with_filter(env).boxed(),
+    if pretty {
+        return tracing_subscriber::fmt::layer().with_writer(writer).with_target(true).boxed();
     }
+    tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(false)
+        // JsonLines reads span names and the correlation ids, never the spans' formatted
+        // fields: formatting them for every span of every request was wasted work.
+        .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|_, _, _| Ok(())))
+        .event_format(JsonLines)
+        .boxed()
 }
 
 /// Our own spans and events at `INFO` and above (with the level hint, so that less severe
