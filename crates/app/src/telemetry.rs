@@ -166,6 +166,7 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
 /// decided once per callsite; only directives on spans or fields
 /// (`[span{field=value}]=level`) need an [`EnvFilter`], which looks every span up again on
 /// each enter and exit, for every request (`docs/benchmarks.md`).
+#[allow(clippy::large_enum_variant)] // built once, at start-up
 enum LogFilter {
     Targets(Targets),
     Env(EnvFilter),
