@@ -26,9 +26,11 @@ use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tracing::Level;
-use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets, filter_fn};
+use tracing_subscriber::filter::{FilterExt, FilterFn, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -123,18 +125,11 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         // building span data for every request only to drop it cost ~10 µs of CPU per
         // request; the request's trace id (the caller's `traceparent`, or a new one) still
         // reaches every log line.
-        None => match filter {
-            LogFilter::Targets(f) => tracing_subscriber::registry()
-                .with(f)
-                .with(CorrelationLayer)
-                .with(fmt_layer(pretty, writer))
-                .try_init()?,
-            LogFilter::Env(f) => tracing_subscriber::registry()
-                .with(f)
-                .with(CorrelationLayer)
-                .with(fmt_layer(pretty, writer))
-                .try_init()?,
-        },
+        None => tracing_subscriber::registry()
+            .with(filter.global())
+            .with(CorrelationLayer)
+            .with(fmt_layer(pretty, writer))
+            .try_init()?,
         // Only our own spans become OpenTelemetry spans: library internals (the exporter's
         // HTTP client among them) would be noise, or feed back into the exporter. The log
         // filter then applies to the log lines alone, and the correlation ids are kept on our
@@ -142,14 +137,10 @@ pub fn init_with(log: &LogSettings, otel: &OtelSettings, writer: BoxMakeWriter) 
         // callsite of every library).
         Some(p) => {
             let otel_layer = tracing_opentelemetry::layer().with_tracer(p.tracer("brokerage")).with_filter(ours());
-            let logs = match filter {
-                LogFilter::Targets(f) => fmt_layer(pretty, writer).with_filter(f).boxed(),
-                LogFilter::Env(f) => fmt_layer(pretty, writer).with_filter(f).boxed(),
-            };
             tracing_subscriber::registry()
                 .with(CorrelationLayer.with_filter(ours()))
                 .with(otel_layer)
-                .with(logs)
+                .with(fmt_layer(pretty, writer).with_filter(filter.per_layer()))
                 .try_init()?
         }
     }
@@ -180,6 +171,22 @@ impl LogFilter {
         match targets {
             Some(targets) => Self::Targets(targets),
             None => Self::Env(EnvFilter::new(directives)),
+        }
+    }
+
+    /// As the subscriber's only filter.
+    fn global(self) -> Box<dyn Layer<Registry> + Send + Sync> {
+        match self {
+            Self::Targets(f) => Layer::boxed(f),
+            Self::Env(f) => Layer::boxed(f),
+        }
+    }
+
+    /// As one layer's filter.
+    fn per_layer<S: tracing::Subscriber>(self) -> Box<dyn Filter<S> + Send + Sync> {
+        match self {
+            Self::Targets(f) => FilterExt::boxed(f),
+            Self::Env(f) => FilterExt::boxed(f),
         }
     }
 }

@@ -58,11 +58,12 @@ impl OrderStore for PgStore {
             {
                 let first =
                     orders::table.find(Uuid::from(id)).select(OrderRow::as_select()).first(&mut tx.conn()).await;
-                let first = match first.map_err(TxError::from).and_then(|r| r.into_domain().map_err(TxError::port)) {
-                    Ok(first) => first,
-                    Err(e) => return tx.fail(e).await,
+                // The order the key placed, or why it could not be read: either way, nothing new.
+                let answer = match first.map_err(TxError::from).and_then(|r| r.into_domain().map_err(TxError::port)) {
+                    Ok(first) => TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first))),
+                    Err(e) => e,
                 };
-                return tx.fail(TxError::Port(StoreOrderError::AlreadyPlaced(Box::new(first)))).await;
+                return tx.fail(answer).await;
             }
             let booking = match booking::place(order.clone(), account, position, hold, after) {
                 Ok(booking) => booking,
