@@ -13,7 +13,8 @@
 # BENCH_CONNECTIONS (32), BENCH_USERS (200, seeded through the API, the ones the load uses),
 # BENCH_EXTRA_ACCOUNTS (100000 more customers and accounts, inserted directly, that stay idle),
 # BENCH_WORKER_NICE (-5, the HTTP workers' nice value),
-# BENCH_STORM_CONNECTIONS (8, the login storm),
+# BENCH_STORM_CONNECTIONS (8, the login storm), BENCH_STORM_ROUNDS (3) and BENCH_STORM_SLICE (8 s:
+# each round measures order placement alone, then during the storm),
 # BENCH_REDIS_DB (13), BENCH_LOG_FILTER (the server's log filter, default `info`),
 # BENCH_BIN (use this server binary instead of building one), BENCH_SKIP_CRITERION=1.
 set -euo pipefail
@@ -31,6 +32,8 @@ THREADS=2
 N_USERS="${BENCH_USERS:-200}"
 EXTRA_ACCOUNTS="${BENCH_EXTRA_ACCOUNTS:-100000}"
 STORM_CONNS="${BENCH_STORM_CONNECTIONS:-8}"
+STORM_ROUNDS="${BENCH_STORM_ROUNDS:-3}"
+STORM_SLICE="${BENCH_STORM_SLICE:-8}"
 REDIS_DB="${BENCH_REDIS_DB:-13}"
 LOG_FILTER="${BENCH_LOG_FILTER:-info}"
 
@@ -323,19 +326,30 @@ phase order order
 phase orders_list orders_list
 phase login login
 
-# Login storm: order placement again, with a concurrent login load on its own connections.
-log "phase order_storm: order placement ($CONNS connections) during a login storm ($STORM_CONNS connections)"
+# Login storm: order placement with a concurrent login load on its own connections, against
+# order placement alone in the same minutes. This machine's speed drifts by tens of percent
+# within one run (other tenants), so one storm run against the order phase a minute earlier
+# measured the drift as much as the storm: STORM_ROUNDS rounds of a calm slice then a storm
+# slice, each round's storm p99 against its own calm one (report.py: the median of the rises).
+log "phase order_storm: $STORM_ROUNDS rounds of ${STORM_SLICE}s order placement ($CONNS connections) alone," \
+    "then ${STORM_SLICE}s during a login storm ($STORM_CONNS connections)"
 settle
+run_wrk order_calm.warmup order "$CONNS" "$THREADS" "$WARMUP"
 run_wrk login_storm.warmup login "$STORM_CONNS" 1 "$WARMUP"
-run_wrk login_storm login "$STORM_CONNS" 1 "$((DURATION + WARMUP + 2))" &
-STORM_PID=$!
-sleep 1
-run_wrk order_storm.warmup order "$CONNS" "$THREADS" "$WARMUP"
-counters_start
-run_wrk order_storm order "$CONNS" "$THREADS" "$DURATION"
-counters_end order_storm
-wait "$STORM_PID" || true
-STORM_PID=""
+for round in $(seq 1 "$STORM_ROUNDS"); do
+    run_wrk "order_calm.$round" order "$CONNS" "$THREADS" "$STORM_SLICE"
+    run_wrk "login_storm.$round" login "$STORM_CONNS" 1 "$((STORM_SLICE + 2))" &
+    STORM_PID=$!
+    sleep 1 # the hashing pool busy before the orders start
+    if [ "$round" = 1 ]; then counters_start; fi
+    run_wrk "order_storm.$round" order "$CONNS" "$THREADS" "$STORM_SLICE"
+    if [ "$round" = 1 ]; then
+        cp "$RAW/order_storm.1.wrkcpu" "$RAW/order_storm.wrkcpu"
+        counters_end order_storm
+    fi
+    wait "$STORM_PID" || true
+    STORM_PID=""
+done
 
 RSS_HWM_KB="$(proc_kb VmHWM)"
 RSS_END_KB="$(proc_kb VmRSS)"
@@ -404,6 +418,8 @@ json.dump({
     "connections": $CONNS,
     "wrk_threads": $THREADS,
     "storm_connections": $STORM_CONNS,
+    "storm_rounds": $STORM_ROUNDS,
+    "storm_slice_s": $STORM_SLICE,
     "duration_s": $DURATION,
     "warmup_s": $WARMUP,
     "log_filter": "$LOG_FILTER",
