@@ -181,7 +181,10 @@ mod memory {
                 others_reniced.push(name);
             }
         }
-        assert_eq!(workers, vec![3, 3], "both HTTP workers at the configured nice");
+        // Tests of this binary run side by side in one process, so another test's server may
+        // have workers (at nice 0) alive too: ours are the two at 3.
+        let ours = workers.iter().filter(|&&nice| nice == 3).count();
+        assert_eq!(ours, 2, "both HTTP workers at the configured nice: {workers:?}");
         assert!(others_reniced.is_empty(), "only the workers: {others_reniced:?}");
         handle.stop(true).await;
         running.await.expect("joined").expect("stopped cleanly");
