@@ -21,6 +21,10 @@ OUT="$REPO_ROOT/target/contract-fuzz"
 VENV="$REPO_ROOT/target/venv-schemathesis"
 CARGO="${CARGO:-cargo}"
 SCHEMATHESIS_VERSION="4.32.5"
+# Hypothesis too (schemathesis allows any 6.x): 6.170.27, what pip chose on 2026-12-06,
+# crashed inside CPython 3.11's ast module while describing a filter lambda
+# ("AST constructor recursion depth mismatch"), a tool error reported as a contract failure.
+HYPOTHESIS_VERSION="6.170.23"
 MAX_EXAMPLES="${CONTRACT_FUZZ_MAX_EXAMPLES:-100}"
 SEED="${CONTRACT_FUZZ_SEED:-20261125}"
 BACKEND="${CONTRACT_FUZZ_BACKEND:-postgres}"
@@ -53,10 +57,11 @@ trap cleanup EXIT
 
 ensure_schemathesis() {
     if [ -x "$VENV/bin/schemathesis" ] \
-        && [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+        && [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ] \
+        && [ "$("$VENV/bin/python" -c 'import hypothesis; print(hypothesis.__version__)' 2>/dev/null)" = "$HYPOTHESIS_VERSION" ]; then
         return
     fi
-    log "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV"
+    log "installing schemathesis==$SCHEMATHESIS_VERSION (hypothesis==$HYPOTHESIS_VERSION) into $VENV"
     python3 -m venv "$VENV" >"$OUT/venv.log" 2>&1 || {
         # Debian splits venv support (ensurepip) into python3-venv.
         if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -68,7 +73,7 @@ ensure_schemathesis() {
         fi
     } || { cat "$OUT/venv.log" >&2; die "python3 -m venv failed"; }
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
-        >>"$OUT/venv.log" 2>&1 || { tail -n 30 "$OUT/venv.log" >&2; die "pip install schemathesis failed"; }
+        "hypothesis==$HYPOTHESIS_VERSION" >>"$OUT/venv.log" 2>&1 || { tail -n 30 "$OUT/venv.log" >&2; die "pip install schemathesis failed"; }
 }
 
 # api METHOD PATH [TOKEN] [BODY]: the response body; fails unless the status is 2xx.
