@@ -59,8 +59,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 def median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return percentile(sorted(values), 50)
 
 
 def rounds(raw: str, name: str) -> list[dict]:
