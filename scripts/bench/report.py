@@ -28,8 +28,10 @@ PHASES = [
     ("login_storm", "POST /api/v1/auth/login, the storm itself"),
 ]
 # Phases run in rounds (NAME.1.json, NAME.2.json, ...: the storm's calm and storm slices,
-# interleaved): merged into one phase, with each round's p99 kept for the rise.
-ROUNDS_OF = ("order_calm", "order_storm", "login_storm")
+# interleaved; order placement and the account read, each round followed by its pgbench slice):
+# merged into one phase, with each round's p99 and throughput kept for the rise and the ratios.
+ROUNDS_OF = ("order_calm", "order_storm", "login_storm", "order", "account")
+CEILINGS = [("order", "order placement transaction"), ("account", "account primary-key read")]
 CRITERION = [
     ("jwt_verify", "JWT verify, first sight (JwtIssuer::verify, HS256)"),
     ("jwt_verify_repeat", "JWT verify, the same token again (remembered)"),
@@ -80,8 +82,22 @@ def merged_rounds(raw: str, name: str) -> dict | None:
     out |= {k: median([r[k] for r in rs]) for k in ("p50_us", "p90_us", "p99_us", "mean_us")}
     out["max_us"] = max(r["max_us"] for r in rs)
     out["rounds_p99_us"] = [r["p99_us"] for r in rs]
-    # run.sh takes the counters (CPU, transactions) around the first round only.
-    out["counted"] = {"requests": rs[0]["requests"], "duration_us": rs[0]["duration_us"]}
+    out["rounds_rps"] = [r["requests"] * 1e6 / r["duration_us"] if r["duration_us"] else 0.0 for r in rs]
+    # The storm's counters (CPU, transactions) are taken around its first round only; the paired
+    # phases' around every round (NAME.1.counters.json, ...), summed here.
+    per_round = [load(os.path.join(raw, f"{name}.{i}.counters.json")) for i in range(1, len(rs) + 1)]
+    if all(per_round):
+        out["counters"] = summed_counters(per_round)
+    else:
+        out["counted"] = {"requests": rs[0]["requests"], "duration_us": rs[0]["duration_us"]}
+    return out
+
+
+def summed_counters(cs: list[dict]) -> dict:
+    """Counters of several runs as one: counts and CPU seconds summed, memory the largest."""
+    out = {k: sum(c[k] for c in cs) for k in ("pg_xacts", "server_non2xx", "redis_cmds", "server_cpu_ticks")}
+    out["cpu_s"] = {k: sum(c["cpu_s"][k] for c in cs) for k in cs[0]["cpu_s"]}
+    out |= {k: max(c[k] for c in cs) for k in ("rss_hwm_kb", "rss_kb")}
     return out
 
 
@@ -107,7 +123,8 @@ def wrk_phase(raw: str, name: str, meta: dict) -> dict | None:
     if "rounds_p99_us" in w:
         out["rounds"] = len(w["rounds_p99_us"])
         out["rounds_p99_ms"] = [round(v / 1000, 2) for v in w["rounds_p99_us"]]
-    c = load(os.path.join(raw, f"{name}.counters.json"))
+        out["rounds_rps"] = [round(v, 1) for v in w["rounds_rps"]]
+    c = w.get("counters") or load(os.path.join(raw, f"{name}.counters.json"))
     # Non-2xx answers: the server's own count for the run (3xx included) when the phase has
     # counters, never less than wrk's count of answers >= 400.
     non_2xx = w["status_errors"]
@@ -139,42 +156,65 @@ def wrk_phase(raw: str, name: str, meta: dict) -> dict | None:
     return out
 
 
-def pgbench_phase(raw: str, name: str) -> dict | None:
+def pgbench_round(raw: str, prefix: str) -> dict | None:
+    """One pgbench run: its report (PREFIX.txt), latency log (PREFIX.log.*) and CPU."""
     try:
-        with open(os.path.join(raw, f"pgbench-{name}.txt"), encoding="utf-8") as f:
+        with open(os.path.join(raw, f"{prefix}.txt"), encoding="utf-8") as f:
             text = f.read()
     except OSError:
         return None
     tps = re.search(r"tps = ([0-9.]+) \((?:without|excluding)", text)
     failed = re.search(r"number of failed transactions: (\d+)", text)
     lat = []
-    for path in glob.glob(os.path.join(raw, f"pgbench-{name}.*")):
-        if path.endswith(".txt"):
-            continue
+    for path in glob.glob(os.path.join(raw, f"{prefix}.log.*")):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 parts = line.split()
                 if len(parts) >= 3 and parts[2].isdigit():
                     lat.append(int(parts[2]) / 1000)
     lat.sort()
+    c = load(os.path.join(raw, f"{prefix}.counters.json"))
+    return {
+        "tps": float(tps.group(1)) if tps else 0.0,
+        "failed": int(failed.group(1)) if failed else 0,
+        "transactions": len(lat),
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "cores": (c or {}).get("cores"),
+    }
+
+
+def pgbench_phase(raw: str, name: str) -> dict | None:
+    """The ceiling's rounds (pgbench-NAME.1, .2, ...) as one: tps the mean of the rounds' (they
+    are equally long), p50/p99 the median of theirs, as for the app's rounds; CPU averaged."""
+    rs = []
+    while (r := pgbench_round(raw, f"pgbench-{name}.{len(rs) + 1}")) is not None:
+        rs.append(r)
+    if not rs:
+        return None
+    tps = sum(r["tps"] for r in rs) / len(rs)
     out_cpu = None
-    c = load(os.path.join(raw, f"pgbench-{name}.counters.json"))
-    if c and "cores" in c:
-        cc = c["cores"]
+    cores = [r["cores"] for r in rs if r["cores"]]
+    if cores:
+        avg = {k: sum(c.get(k, 0.0) for c in cores) / len(cores) for k in cores[0]}
         out_cpu = {
-            "postgres": cc["postgres"],
-            "pgbench": cc["pgbench"],
-            "other": round(max(cc["machine_busy"] - cc["postgres"] - cc["pgbench"] - cc["redis"], 0), 2),
-            "machine_busy": cc["machine_busy"],
+            "postgres": round(avg["postgres"], 2),
+            "pgbench": round(avg["pgbench"], 2),
+            "server": round(avg.get("server", 0.0), 2),
+            "other": round(max(avg["machine_busy"] - avg["postgres"] - avg["pgbench"] - avg["redis"]
+                               - avg.get("server", 0.0), 0), 2),
+            "machine_busy": round(avg["machine_busy"], 2),
         }
     return {
         "cpu_cores": out_cpu,
-        "postgres_cpu_ms_per_tx": round(out_cpu["postgres"] * 1000 / float(tps.group(1)), 3) if (out_cpu and tps) else None,
-        "throughput_tps": round(float(tps.group(1)), 1) if tps else 0.0,
-        "transactions": len(lat),
-        "p50_ms": round(percentile(lat, 50), 2),
-        "p99_ms": round(percentile(lat, 99), 2),
-        "failed": int(failed.group(1)) if failed else 0,
+        "postgres_cpu_ms_per_tx": round(out_cpu["postgres"] * 1000 / tps, 3) if (out_cpu and tps) else None,
+        "throughput_tps": round(tps, 1),
+        "rounds_tps": [round(r["tps"], 1) for r in rs],
+        "transactions": sum(r["transactions"] for r in rs),
+        "p50_ms": round(median([r["p50_ms"] for r in rs]), 2),
+        "p99_ms": round(median([r["p99_ms"] for r in rs]), 2),
+        "rounds_p99_ms": [round(r["p99_ms"], 2) for r in rs],
+        "failed": sum(r["failed"] for r in rs),
     }
 
 
@@ -229,12 +269,21 @@ def main() -> None:
 
     meta = load(os.path.join(args.raw, "meta.json")) or {}
     phases = {name: wrk_phase(args.raw, name, meta) for name, _ in PHASES}
-    ceiling = {"order": pgbench_phase(args.raw, "order"), "account": pgbench_phase(args.raw, "account")}
+    ceiling = {name: pgbench_phase(args.raw, name) for name, _ in CEILINGS}
     micro = criterion(args.criterion)
-    for name in ("order", "account"):
+    # The app against its ceiling round by round (each app slice and the pgbench slice right
+    # after it), the median of the rounds' ratios; the ratio of the totals is kept beside it.
+    for name, _ in CEILINGS:
         p, c = phases.get(name), ceiling.get(name)
-        if p and c and c["throughput_tps"]:
-            p["ratio_vs_pgbench"] = round(p["throughput_rps"] / c["throughput_tps"], 3)
+        if not (p and c and c["throughput_tps"]):
+            continue
+        p["ratio_of_totals_vs_pgbench"] = round(p["throughput_rps"] / c["throughput_tps"], 3)
+        app, pg = p.get("rounds_rps") or [], c["rounds_tps"]
+        if app and len(app) == len(pg) and all(pg):
+            p["rounds_ratio_vs_pgbench"] = [round(a / b, 3) for a, b in zip(app, pg)]
+            p["ratio_vs_pgbench"] = round(median(p["rounds_ratio_vs_pgbench"]), 3)
+        else:
+            p["ratio_vs_pgbench"] = p["ratio_of_totals_vs_pgbench"]
 
     def get(phase: str, key: str) -> float | None:
         p = phases.get(phase)
@@ -300,7 +349,9 @@ def main() -> None:
         f"(Linux {m['kernel']}); PostgreSQL {meta.get('postgres', '?')}, Redis {meta.get('redis', '?')}, "
         f"wrk {meta.get('wrk', '?')}. {meta.get('users', '?')} seeded users (and {meta.get('extra_accounts', 0):,} idle accounts); {meta.get('connections', '?')} "
         f"connections ({meta.get('wrk_threads', '?')} wrk threads); {meta.get('warmup_s', '?')} s warm-up + "
-        f"{meta.get('duration_s', '?')} s measured per phase; server log filter `{meta.get('log_filter', '?')}`; "
+        f"{meta.get('duration_s', '?')} s measured per phase (order placement and the account read: "
+        f"{meta.get('ceiling_rounds', '?')} × {meta.get('ceiling_slice_s', '?')} s, alternating with their pgbench "
+        f"ceilings); server log filter `{meta.get('log_filter', '?')}`; "
         f"HTTP workers at nice {meta.get('worker_nice', 0)}.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | errors | vs pgbench | PG xacts/req | Redis cmds/req | server CPU ms/req |",
@@ -334,15 +385,16 @@ def main() -> None:
             )
     lines += [
         "",
-        "| pgbench ceiling (32 clients, prepared, TCP; server stopped) | tps | p50 ms | p99 ms | failed "
-        "| PG CPU ms/tx | cores: PostgreSQL / pgbench / other |",
+        f"| pgbench ceiling ({meta.get('connections', '?')} clients, prepared, TCP; server idle) | tps | p50 ms "
+        "| p99 ms | failed | PG CPU ms/tx | cores: PostgreSQL / pgbench / idle server / other |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, label in [("order", "order placement transaction"), ("account", "account primary-key read")]:
+    for name, label in CEILINGS:
         c = ceiling.get(name)
         if c:
             cc = c.get("cpu_cores") or {}
-            cores = f"{cc['postgres']:.2f} / {cc['pgbench']:.2f} / {cc['other']:.2f}" if cc else "—"
+            cores = (f"{cc['postgres']:.2f} / {cc['pgbench']:.2f} / {cc['server']:.2f} / {cc['other']:.2f}"
+                     if cc else "—")
             lines.append(
                 f"| {label} | {fmt(c['throughput_tps'])} | {fmt(c['p50_ms'], 2)} | {fmt(c['p99_ms'], 2)} | "
                 f"{c['failed']} | {fmt(c.get('postgres_cpu_ms_per_tx'), 3)} | {cores} |"
@@ -354,6 +406,21 @@ def main() -> None:
         f"PostgreSQL CPU per request in the app runs: order {fmt(o.get('postgres_cpu_ms_per_request'), 3)} ms, "
         f"account read {fmt(a.get('postgres_cpu_ms_per_request'), 3)} ms."
     )
+    for name, label in CEILINGS:
+        p, c = phases.get(name) or {}, ceiling.get(name) or {}
+        if p.get("rounds_ratio_vs_pgbench"):
+            per_round = ", ".join(
+                f"{fmt(a)} / {fmt(b)} ({r * 100:.0f} %)"
+                for a, b, r in zip(p["rounds_rps"], c["rounds_tps"], p["rounds_ratio_vs_pgbench"]))
+            lines += [
+                "",
+                f"Ceiling, {label}: {len(c['rounds_tps'])} rounds of {fmt(meta.get('ceiling_slice_s'))} s of the app "
+                f"then {fmt(meta.get('ceiling_slice_s'))} s of pgbench; req/s / tps per round: {per_round}; ratio "
+                f"{p['ratio_vs_pgbench'] * 100:.0f} % (the median of the rounds'; of the totals: "
+                f"{p['ratio_of_totals_vs_pgbench'] * 100:.0f} %); p99 per round, app / pgbench (ms): "
+                + ", ".join(f"{fmt(a, 1)} / {fmt(b, 1)}" for a, b in zip(p["rounds_p99_ms"], c["rounds_p99_ms"]))
+                + ".",
+            ]
     if calm and storm:
         pairs = ", ".join(f"{fmt(c, 1)} / {fmt(x, 1)}" for c, x in zip(calm, storm))
         lines += [

@@ -6,13 +6,15 @@
 # Steps: build (release binary + criterion benches) → criterion → throwaway services
 # (scripts/test-services.sh) with a fresh `bench_<timestamp>` database and a Redis database of
 # its own → migrations → spawn the server and time it to /health/ready → seed users through the
-# API → wrk phases (warm-up, then measured) → pgbench ceiling → report (scripts/bench/report.py).
+# API → wrk phases (warm-up, then measured; order placement and the account read in rounds
+# alternating with pgbench running the same SQL, their ceiling) → report (scripts/bench/report.py).
 # Everything it starts it stops, and the bench database is dropped at the end.
 #
 # Knobs (environment): BENCH_DURATION (seconds per measured phase, 12), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_USERS (200, seeded through the API, the ones the load uses),
 # BENCH_EXTRA_ACCOUNTS (100000 more customers and accounts, inserted directly, that stay idle),
 # BENCH_WORKER_NICE (-5, the HTTP workers' nice value),
+# BENCH_CEILING_ROUNDS (3) and BENCH_CEILING_SLICE (6 s: each round measures the app, then pgbench),
 # BENCH_STORM_CONNECTIONS (8, the login storm), BENCH_STORM_ROUNDS (3) and BENCH_STORM_SLICE (8 s:
 # each round measures order placement alone, then during the storm),
 # BENCH_REDIS_DB (13), BENCH_LOG_FILTER (the server's log filter, default `info`),
@@ -32,6 +34,8 @@ THREADS=2
 N_USERS="${BENCH_USERS:-200}"
 EXTRA_ACCOUNTS="${BENCH_EXTRA_ACCOUNTS:-100000}"
 STORM_CONNS="${BENCH_STORM_CONNECTIONS:-8}"
+CEILING_ROUNDS="${BENCH_CEILING_ROUNDS:-3}"
+CEILING_SLICE="${BENCH_CEILING_SLICE:-6}"
 STORM_ROUNDS="${BENCH_STORM_ROUNDS:-3}"
 STORM_SLICE="${BENCH_STORM_SLICE:-8}"
 REDIS_DB="${BENCH_REDIS_DB:-13}"
@@ -320,9 +324,72 @@ phase() {
     counters_end "$name"
 }
 
+# pgb_run NAME SCRIPT SECONDS [ROUND]: pgbench running SCRIPT (the app's SQL for NAME) at the
+# same concurrency, prepared statements over TCP; with ROUND, a measured slice with its latency
+# log and CPU, else a warm-up. The server stays up, idle (its engine pass and Redis pings show
+# in the `other` column).
+pgb_run() {
+    local name="$1" script="$2" secs="$3" round="${4:-}"
+    local -a cmd=(pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS"
+        -T "$secs" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script")
+    if [ -z "$round" ]; then
+        (cd "$RAW" && "${cmd[@]}" "$BENCH_DB" >"$RAW/pgbench-$name.warmup.txt" 2>&1) ||
+            die "pgbench $name warm-up failed: $(tail -5 "$RAW/pgbench-$name.warmup.txt")"
+        return
+    fi
+    local out="pgbench-$name.$round"
+    # PostgreSQL's backends exit with pgbench, so their CPU is sampled while it runs: from 1 s
+    # after the start to about the middle. A snapshot takes a second or more on the saturated
+    # machine; one started 3 s before the end read backends that had already exited (0 cores).
+    local c0 c1 TIMEFORMAT='%3U %3S' pid
+    { time (cd "$RAW" && "${cmd[@]}" -l --log-prefix="$out.log" "$BENCH_DB" >"$RAW/$out.txt" 2>&1); } 2>"$RAW/$out.cpu" &
+    pid=$!
+    sleep 1
+    c0="$(cpu_snapshot)"
+    sleep "$((secs > 8 ? secs / 2 - 1 : 1))"
+    c1="$(cpu_snapshot)"
+    printf '%s\n%s\n' "$c0" "$c1" >"$RAW/cpu-snapshots-$out.txt"
+    wait "$pid" || die "pgbench $name failed: $(tail -5 "$RAW/$out.txt")"
+    python3 - "$RAW/$out.counters.json" "$(python3 "$HERE/cpu.py" delta "$c0" "$c1")" "$RAW/$out.cpu" "$secs" <<PY
+import json, sys
+d = json.loads(sys.argv[2])
+tck = $(getconf CLK_TCK)
+interval = d.pop("seconds")
+try:
+    client = sum(float(x) for x in open(sys.argv[3]).read().split()[-2:])
+except (OSError, ValueError):
+    client = 0.0
+cores = {k: round(v / tck / interval, 2) for k, v in d.items()}
+cores["pgbench"] = round(client / float(sys.argv[4]), 2)
+json.dump({"cores": cores, "interval_s": round(interval, 2)}, open(sys.argv[1], "w"))
+PY
+}
+
+# paired NAME MODE SCRIPT: the app's phase and its ceiling, pgbench running the same SQL
+# (SCRIPT), in CEILING_ROUNDS rounds of a CEILING_SLICE-second app slice then a pgbench slice.
+# This shared machine's speed drifts by tens of percent within a run, so app and ceiling are
+# measured seconds apart and compared round by round (report.py: the median of the rounds'
+# ratios); measured minutes apart, one binary's order ratio came out anywhere from 61 to 95 %.
+paired() {
+    local name="$1" mode="$2" script="$3" round
+    log "phase $name: ${WARMUP}s warm-up, then $CEILING_ROUNDS rounds of ${CEILING_SLICE}s of the app" \
+        "and ${CEILING_SLICE}s of pgbench ($script), $CONNS connections each"
+    settle
+    run_wrk "$name.warmup" "$mode" "$CONNS" "$THREADS" "$WARMUP"
+    pgb_run "$name" "$script" "$WARMUP"
+    for round in $(seq 1 "$CEILING_ROUNDS"); do
+        settle
+        counters_start
+        run_wrk "$name.$round" "$mode" "$CONNS" "$THREADS" "$CEILING_SLICE"
+        counters_end "$name.$round"
+        settle
+        pgb_run "$name" "$script" "$CEILING_SLICE" "$round"
+    done
+}
+
 phase quote quote
-phase account account
-phase order order
+paired account account pgbench_account.sql
+paired order order pgbench_order.sql
 phase orders_list orders_list
 phase login login
 
@@ -355,50 +422,6 @@ RSS_HWM_KB="$(proc_kb VmHWM)"
 RSS_END_KB="$(proc_kb VmRSS)"
 SERVER_THREADS="$(proc_kb Threads)"
 
-# ---------------------------------------------------------------- pgbench ceiling
-
-# The server is stopped first so the ceiling gets the machine to itself, as the app did.
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
-
-pgb() {
-    local name="$1" script="$2"
-    log "pgbench $name: $CONNS clients, prepared statements over TCP, ${DURATION}s (+${WARMUP}s warm-up)"
-    settle
-    (cd "$RAW" && pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS" \
-        -T "$WARMUP" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script" "$BENCH_DB" >"$RAW/pgbench-$name.warmup.txt" 2>&1) ||
-        die "pgbench $name warm-up failed: $(tail -5 "$RAW/pgbench-$name.warmup.txt")"
-    # PostgreSQL's backends exit with pgbench, so their CPU is sampled while it runs: from 1 s
-    # after the start to about the middle. A snapshot takes a second or more on the saturated
-    # machine; one started 3 s before the end read backends that had already exited (0 cores).
-    local c0 c1 TIMEFORMAT='%3U %3S' pid
-    { time (cd "$RAW" && pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS" \
-        -T "$DURATION" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script" -l --log-prefix="pgbench-$name" \
-        "$BENCH_DB" >"$RAW/pgbench-$name.txt" 2>&1); } 2>"$RAW/pgbench-$name.cpu" &
-    pid=$!
-    sleep 1
-    c0="$(cpu_snapshot)"
-    sleep "$((DURATION > 8 ? DURATION / 2 - 1 : 1))"
-    c1="$(cpu_snapshot)"
-    printf '%s\n%s\n' "$c0" "$c1" >"$RAW/cpu-snapshots-pgbench-$name.txt"
-    wait "$pid" || die "pgbench $name failed: $(tail -5 "$RAW/pgbench-$name.txt")"
-    python3 - "$RAW/pgbench-$name.counters.json" "$(python3 "$HERE/cpu.py" delta "$c0" "$c1")" "$RAW/pgbench-$name.cpu" <<PY
-import json, sys
-d = json.loads(sys.argv[2])
-tck = $(getconf CLK_TCK)
-interval = d.pop("seconds")
-try:
-    client = sum(float(x) for x in open(sys.argv[3]).read().split()[-2:])
-except (OSError, ValueError):
-    client = 0.0
-cores = {k: round(v / tck / interval, 2) for k, v in d.items() if k != "server"}
-cores["pgbench"] = round(client / $DURATION, 2)
-json.dump({"cores": cores, "interval_s": round(interval, 2)}, open(sys.argv[1], "w"))
-PY
-}
-pgb order pgbench_order.sql
-pgb account pgbench_account.sql
 
 # ---------------------------------------------------------------- report
 
@@ -420,6 +443,8 @@ json.dump({
     "storm_connections": $STORM_CONNS,
     "storm_rounds": $STORM_ROUNDS,
     "storm_slice_s": $STORM_SLICE,
+    "ceiling_rounds": $CEILING_ROUNDS,
+    "ceiling_slice_s": $CEILING_SLICE,
     "duration_s": $DURATION,
     "warmup_s": $WARMUP,
     "log_filter": "$LOG_FILTER",

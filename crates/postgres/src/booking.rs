@@ -33,6 +33,12 @@ use uuid::Uuid;
 /// Locks the account row, then the position row, in one pipelined round trip. A symbol the
 /// account does not hold is the empty position (no row to lock: the account lock, always
 /// taken first, already excludes concurrent changes to it).
+///
+/// Two statements, not one: under READ COMMITTED a statement reads with the snapshot it took
+/// when it started, before it waited for the account lock, so one statement locking both rows
+/// (tried in round 7 of `docs/benchmarks.md`) missed a position inserted by the transaction it
+/// had waited for, and booked over it. The position's statement starts after the account lock
+/// is granted (PostgreSQL runs pipelined statements in order) and sees every committed change.
 pub(crate) async fn lock_book<E>(
     c: &AsyncPgConnection,
     account: AccountId,
