@@ -1,15 +1,16 @@
 -- The ceiling for POST /api/v1/orders: the statements OrderStore::place (crates/postgres/src/orders.rs)
--- sends for a resting limit buy, in one transaction, for a random seeded account: BEGIN; lock_book
--- (booking.rs: the account FOR UPDATE, the position FOR UPDATE); the booking's write as one statement
--- (statements/booking.rs: the balances and event counter and the `new` trade event as data-modifying
--- CTEs of the order upsert … RETURNING); COMMIT. The statement texts are the app's (captured with
--- log_statement = 'all'). The app sends them in two round trips (short_tx.rs: BEGIN with the locks,
--- COMMIT with the write), each statement with its own Sync (five answers); pgbench needs three round
--- trips, as it cannot use a \gset value inside the pipeline it came from: BEGIN, the account lock
--- (\gset), then one pipeline of the position lock, the write and COMMIT (three answers). (Until round 7
--- COMMIT went alone, a fourth round trip: the pipeline's form here measured 5–9 % more tps.) A
--- two-round-trip variant that computes the account's values in SQL instead of \gset measured slower
--- (round 4: 2,292–2,416 vs 2,869–2,872 tps on the same database), so this one is the higher ceiling.
+-- sends for a resting limit buy, in one transaction, for a random seeded account: BEGIN; the account
+-- FOR UPDATE (a buy that rests changes no position, so its row is neither locked nor read:
+-- booking::placing_changes_position); the booking's write as one statement (statements/booking.rs:
+-- the balances and event counter and the `new` trade event as data-modifying CTEs of the order
+-- upsert … RETURNING); COMMIT. The statement texts are the app's (captured with log_statement =
+-- 'all'). The app sends them in two round trips (short_tx.rs: BEGIN with the lock, COMMIT with the
+-- write), each statement with its own Sync (four answers); pgbench needs three round trips, as it
+-- cannot use a \gset value inside the pipeline it came from: BEGIN, the account lock (\gset), then
+-- one pipeline of the write and COMMIT (three answers). (Until round 7 COMMIT went alone, a fourth
+-- round trip: the pipeline's form measured 5–9 % more tps.) A two-round-trip variant that computes
+-- the account's values in SQL instead of \gset measured slower (round 4: 2,292–2,416 vs 2,869–2,872
+-- tps on the same database), so this one is the higher ceiling.
 -- The app makes the order id (UUID v7) itself; here it is md5(account, event seq) as a uuid, unique in
 -- the same way.
 -- bench_ids(n, id) numbers the seeded accounts 1..:naccounts (made by scripts/bench/run.sh).
@@ -20,9 +21,6 @@ SELECT "accounts"."id" AS acct, "accounts"."user_id", "accounts"."currency", "ac
   FROM "accounts" WHERE ("accounts"."id" = (SELECT id FROM bench_ids WHERE n = :n)) LIMIT 1 FOR UPDATE \gset
 \set es :event_seq + 1
 \startpipeline
-SELECT "positions"."account_id", "positions"."symbol", "positions"."qty", "positions"."held", "positions"."cost_basis",
-       "positions"."updated_at", "positions"."lot_qty", "positions"."lot_cost"
-  FROM "positions" WHERE (("positions"."account_id" = :acct) AND ("positions"."symbol" = 'AAPL')) LIMIT 1 FOR UPDATE;
 WITH booked_account AS (UPDATE accounts AS a SET cash = v.cash, held = v.held, event_seq = v.event_seq
          FROM (VALUES (:acct::uuid, :cash::numeric, :held::numeric + 1, :es::bigint)) AS v (id, cash, held, event_seq)
          WHERE a.id = v.id),

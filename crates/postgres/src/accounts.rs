@@ -16,12 +16,17 @@ use uuid::Uuid;
 
 /// Loads the account and locks its row until the transaction ends. Every change to an
 /// account's cash or holds takes this lock first, which serialises them per account.
-pub(crate) async fn lock_account<E>(c: &mut AsyncPgConnection, id: AccountId) -> Result<Option<Account>, TxError<E>>
+pub(crate) async fn lock_account<E>(mut c: &AsyncPgConnection, id: AccountId) -> Result<Option<Account>, TxError<E>>
 where
     E: From<InfraError>,
 {
-    let row =
-        accounts::table.find(Uuid::from(id)).select(AccountRow::as_select()).for_update().first(c).await.optional()?;
+    let row = accounts::table
+        .find(Uuid::from(id))
+        .select(AccountRow::as_select())
+        .for_update()
+        .first(&mut c)
+        .await
+        .optional()?;
     row.map(AccountRow::into_domain).transpose().map_err(TxError::port)
 }
 

@@ -12,9 +12,10 @@
 //! pipelined round trip, account first). Every transaction follows that order, so none can
 //! wait on another in a cycle.
 
+use crate::accounts::lock_account;
 use crate::errors::TxError;
-use crate::rows::{AccountRow, ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow, db_seq};
-use crate::schema::{accounts, orders, positions};
+use crate::rows::{ActivityRow, FillRow, OrderRow, PositionRow, PostingRow, TradeEventRow, db_seq};
+use crate::schema::{orders, positions};
 use crate::statements::booking::{
     DeletePosition, InsertActivities, InsertEvents, InsertFills, InsertPostings, PositionChange, UpdateAccount,
     UpsertOrders, UpsertPosition, WriteBooking,
@@ -47,22 +48,47 @@ pub(crate) async fn lock_book<E>(
 where
     E: From<InfraError>,
 {
-    let (mut a, mut p) = (c, c);
-    let account_row =
-        accounts::table.find(Uuid::from(account)).select(AccountRow::as_select()).for_update().first(&mut a);
+    let mut p = c;
     let position_row = positions::table
         .find((Uuid::from(account), symbol.as_str()))
         .select(PositionRow::as_select())
         .for_update()
         .first(&mut p);
     // `biased`: polled (so sent) in this order, the lock order.
-    let (account_row, position_row) = tokio::join!(biased; account_row, position_row);
-    let found = account_row.optional()?.map(AccountRow::into_domain).transpose().map_err(TxError::port)?;
+    let (found, position_row) = tokio::join!(biased; lock_account::<E>(c, account), position_row);
+    let found = found?;
     let position = match position_row.optional()? {
         Some(row) => row.into_domain().map_err(TxError::port)?,
         None => Position::empty(account, symbol.clone()),
     };
     Ok((found, position))
+}
+
+/// Locks the account row alone, for a change that cannot touch the position (a buy that
+/// rests: `booking::placing_changes_position`); the position is the empty stand-in, which
+/// the caller must not let a booking change ([`unchanged_stand_in`]).
+pub(crate) async fn lock_account_alone<E>(
+    c: &AsyncPgConnection,
+    account: AccountId,
+    symbol: &Symbol,
+) -> Result<(Option<Account>, Position), TxError<E>>
+where
+    E: From<InfraError>,
+{
+    Ok((lock_account(c, account).await?, Position::empty(account, symbol.clone())))
+}
+
+/// Refuses a booking that changed a position read as the empty stand-in (not locked, not
+/// loaded): writing it would overwrite the real row. The domain promises this never happens.
+pub(crate) fn unchanged_stand_in(booking: &Booking) -> Result<(), InfraError> {
+    if booking.position_changed {
+        return Err(InfraError::Unknown(anyhow::anyhow!(
+            "a booking changed position {}/{} that was not locked",
+            booking.position.account_id,
+            booking.position.symbol
+        )));
+    }
+    Ok(())
 }
 
 /// Locks an order row (of `account` when given) and loads it.

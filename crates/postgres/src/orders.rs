@@ -4,7 +4,7 @@
 //! The money rules are the domain's `booking` functions, run on rows locked inside one
 //! transaction; SQL only loads, locks and writes back (see `crate::booking`).
 
-use crate::booking::{self as write_booking, lock_book, lock_order, stored_order};
+use crate::booking::{self as write_booking, lock_account_alone, lock_book, lock_order, stored_order, unchanged_stand_in};
 use crate::errors::{self, ORDERS_CLIENT_ORDER_ID_KEY, TxError};
 use crate::ledger::fetch_limit;
 use crate::request_keys::{self, Keyed};
@@ -47,9 +47,17 @@ impl OrderStore for PgStore {
         let mut conn = self.conn().await?;
         let placed = async {
             // Locking the account row serialises every order and cash movement of the account,
-            // so concurrent orders never spend the same buying power twice.
-            let (tx, (account, position)) =
-                ShortTx::begin(&mut conn, async |c| lock_book(c, order.account_id, &order.symbol).await).await?;
+            // so concurrent orders never spend the same buying power twice. The position's row
+            // only when placing can change it (a resting buy changes cash alone).
+            let needs_position = booking::placing_changes_position(order, after);
+            let (tx, (account, position)) = ShortTx::begin(&mut conn, async |c| {
+                if needs_position {
+                    lock_book(c, order.account_id, &order.symbol).await
+                } else {
+                    lock_account_alone(c, order.account_id, &order.symbol).await
+                }
+            })
+            .await?;
             let Some(account) = account else {
                 return tx.fail(TxError::Port(StoreOrderError::AccountNotFound)).await;
             };
@@ -69,6 +77,9 @@ impl OrderStore for PgStore {
                 Ok(booking) => booking,
                 Err(rejected) => return tx.fail(TxError::port(rejected)).await,
             };
+            if !needs_position && let Err(e) = unchanged_stand_in(&booking) {
+                return tx.fail(TxError::port(e)).await;
+            }
             let stored = tx
                 .commit(async |c| {
                     let record = async {

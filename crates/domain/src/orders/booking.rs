@@ -145,6 +145,15 @@ impl Desk {
     }
 }
 
+/// Whether [`place`] can change the order's position, so that the adapter must lock and load
+/// it first: a sell holds shares and a fill at placement moves them, while a buy that rests or
+/// is cancelled at once changes only cash. When it cannot, the adapter may lock the account
+/// alone (one statement fewer for every resting buy) and pass [`Position::empty`]; the
+/// booking then never changes the position, which the adapter checks.
+pub fn placing_changes_position(order: &Order, after: &AfterPlace) -> bool {
+    order.side == Side::Sell || matches!(after, AfterPlace::Fill(_))
+}
+
 /// A new order: reserve `hold` (buys) or the shares (sells), then fill or cancel it at once
 /// as `after` says.
 pub fn place(
@@ -361,5 +370,40 @@ mod tests {
             &AfterPlace::Rest,
         );
         assert_eq!(err, Err(SettlementError::InsufficientBuyingPower));
+    }
+
+    #[test]
+    fn only_sells_and_fills_at_placement_change_the_position() {
+        let acct = account("100000");
+        let held = || {
+            let mut p = Position::empty(acct.id, order(Side::Buy, "10").symbol);
+            p.buy(d("50"), Money::new(d("4000")).expect("valid")).expect("bought");
+            p
+        };
+        let fill = |o: &Order| {
+            AfterPlace::Fill(Fill {
+                qty: o.qty,
+                price: Price::new(d("100")).expect("valid"),
+                fee: Money::ZERO,
+                at: Utc::now(),
+                activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+                fee_activity_id: ActivityId::from_uuid(Uuid::now_v7()),
+            })
+        };
+        for side in [Side::Buy, Side::Sell] {
+            let mut o = order(side, "10");
+            o.account_id = acct.id;
+            for after in [AfterPlace::Rest, AfterPlace::Cancel(Utc::now()), fill(&o)] {
+                let placed = place(o.clone(), acct.clone(), held(), Money::new(d("1000")).expect("valid"), &after)
+                    .expect("placed");
+                // Sound: a booking that changes the position was announced as one.
+                assert!(
+                    !placed.position_changed || placing_changes_position(&o, &after),
+                    "{side:?} then {after:?} changed the position unannounced"
+                );
+                let (buy, rests_or_cancels) = (side == Side::Buy, !matches!(after, AfterPlace::Fill(_)));
+                assert_eq!(placing_changes_position(&o, &after), !(buy && rests_or_cancels), "{side:?} then {after:?}");
+            }
+        }
     }
 }

@@ -147,6 +147,30 @@ async fn a_market_buy_fills_into_a_position_and_a_full_sell_closes_it() {
     assert_sound(&env.store).await;
 }
 
+/// A buy that rests locks the account alone (`placing_changes_position`): the position beside
+/// it stays exactly as it was, and the next fill still books onto the real row.
+#[tokio::test]
+async fn a_resting_buy_leaves_the_position_it_holds_as_it_was() {
+    let env = env().await;
+    let account = customer(&env.store).await.id;
+    deposit(&env.store, account, "5000").await;
+    let aapl = Symbol::parse("AAPL").unwrap();
+    let bought = order(account, Side::Buy, OrderType::Market, "AAPL", "10");
+    env.store.place(&bought, money("1000"), &fill("10", "100")).await.expect("fills");
+    let before = PositionStore::get(&env.store, account, &aapl).await.expect("read").expect("bought");
+
+    for after in [AfterPlace::Rest, AfterPlace::Cancel(Utc::now())] {
+        env.store.place(&limit_buy(account, "AAPL", "2", "90"), money("180"), &after).await.expect("placed");
+        assert_eq!(PositionStore::get(&env.store, account, &aapl).await.expect("read"), Some(before.clone()));
+    }
+    let more = order(account, Side::Buy, OrderType::Market, "AAPL", "5");
+    env.store.place(&more, money("500"), &fill("5", "100")).await.expect("fills");
+    let after = PositionStore::get(&env.store, account, &aapl).await.expect("read").expect("held");
+    assert_eq!((after.qty, after.cost_basis), (d("15"), money("1500")));
+    assert_eq!(balances(&env.store, account).await, (money("3500"), money("180")));
+    assert_sound(&env.store).await;
+}
+
 #[tokio::test]
 async fn a_resting_sell_holds_shares_until_canceled_and_an_ioc_cancel_holds_nothing() {
     let env = env().await;
