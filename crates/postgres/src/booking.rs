@@ -40,14 +40,23 @@ use uuid::Uuid;
 /// (tried in round 7 of `docs/benchmarks.md`) missed a position inserted by the transaction it
 /// had waited for, and booked over it. The position's statement starts after the account lock
 /// is granted (PostgreSQL runs pipelined statements in order) and sees every committed change.
+///
+/// With `lock_position` false (a change that cannot touch the position, such as a buy that
+/// rests: `booking::placing_changes_position`) only the account is locked, and the position
+/// is the empty stand-in, which the caller must not let a booking change
+/// ([`unchanged_stand_in`]).
 pub(crate) async fn lock_book<E>(
     c: &AsyncPgConnection,
     account: AccountId,
     symbol: &Symbol,
+    lock_position: bool,
 ) -> Result<(Option<Account>, Position), TxError<E>>
 where
     E: From<InfraError>,
 {
+    if !lock_position {
+        return Ok((lock_account(c, account).await?, Position::empty(account, symbol.clone())));
+    }
     let mut p = c;
     let position_row = positions::table
         .find((Uuid::from(account), symbol.as_str()))
@@ -62,20 +71,6 @@ where
         None => Position::empty(account, symbol.clone()),
     };
     Ok((found, position))
-}
-
-/// Locks the account row alone, for a change that cannot touch the position (a buy that
-/// rests: `booking::placing_changes_position`); the position is the empty stand-in, which
-/// the caller must not let a booking change ([`unchanged_stand_in`]).
-pub(crate) async fn lock_account_alone<E>(
-    c: &AsyncPgConnection,
-    account: AccountId,
-    symbol: &Symbol,
-) -> Result<(Option<Account>, Position), TxError<E>>
-where
-    E: From<InfraError>,
-{
-    Ok((lock_account(c, account).await?, Position::empty(account, symbol.clone())))
 }
 
 /// Refuses a booking that changed a position read as the empty stand-in (not locked, not

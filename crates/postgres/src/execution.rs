@@ -71,7 +71,7 @@ impl ExecutionStore for PgStore {
             // Held by another worker (or gone): never wait.
             let Some(row) = row else { return Ok(None) };
             let order = row.into_domain().map_err(TxError::Port)?;
-            let (account, position) = lock_book(c, order.account_id, &order.symbol).await?;
+            let (account, position) = lock_book(c, order.account_id, &order.symbol, true).await?;
             let account = account.ok_or_else(|| {
                 TxError::Port(InfraError::Unknown(anyhow::anyhow!("order {id} belongs to no account")))
             })?;

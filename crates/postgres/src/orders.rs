@@ -4,7 +4,7 @@
 //! The money rules are the domain's `booking` functions, run on rows locked inside one
 //! transaction; SQL only loads, locks and writes back (see `crate::booking`).
 
-use crate::booking::{self as write_booking, lock_account_alone, lock_book, lock_order, stored_order, unchanged_stand_in};
+use crate::booking::{self as write_booking, lock_book, lock_order, stored_order, unchanged_stand_in};
 use crate::errors::{self, ORDERS_CLIENT_ORDER_ID_KEY, TxError};
 use crate::ledger::fetch_limit;
 use crate::request_keys::{self, Keyed};
@@ -51,11 +51,7 @@ impl OrderStore for PgStore {
             // only when placing can change it (a resting buy changes cash alone).
             let needs_position = booking::placing_changes_position(order, after);
             let (tx, (account, position)) = ShortTx::begin(&mut conn, async |c| {
-                if needs_position {
-                    lock_book(c, order.account_id, &order.symbol).await
-                } else {
-                    lock_account_alone(c, order.account_id, &order.symbol).await
-                }
+                lock_book(c, order.account_id, &order.symbol, needs_position).await
             })
             .await?;
             let Some(account) = account else {
@@ -110,7 +106,7 @@ impl OrderStore for PgStore {
             // Lock order: the order, then its account, then its position (as the engine).
             let (tx, order) = ShortTx::begin(&mut conn, async |c| lock_order(c, id, account).await).await?;
             let Some(order) = order else { return tx.fail(not_found()).await };
-            let (acct, position) = lock_book(tx.conn(), account, &order.symbol).await?;
+            let (acct, position) = lock_book(tx.conn(), account, &order.symbol, true).await?;
             let Some(acct) = acct else { return tx.fail(not_found()).await };
             let booking = match booking::cancel(order, acct, position, at) {
                 Ok(booking) => booking,
@@ -139,7 +135,7 @@ impl OrderStore for PgStore {
             let not_found = || TxError::Port(ReplaceStoreError::NotFound);
             let (tx, old) = ShortTx::begin(&mut conn, async |c| lock_order(c, old, account).await).await?;
             let Some(old) = old else { return tx.fail(not_found()).await };
-            let (acct, position) = lock_book(tx.conn(), account, &old.symbol).await?;
+            let (acct, position) = lock_book(tx.conn(), account, &old.symbol, true).await?;
             let Some(acct) = acct else { return tx.fail(not_found()).await };
             let booking = match booking::replace(old, new.clone(), acct, position, hold, after) {
                 Ok(booking) => booking,
