@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 BEGIN = "<!-- bench:results:begin -->"
@@ -64,11 +65,16 @@ def median(values: list[float]) -> float:
     return percentile(sorted(values), 50)
 
 
-def rounds(raw: str, name: str) -> list[dict]:
+def numbered(read: Callable[[int], dict | None]) -> list[dict]:
+    """read(1), read(2), ... up to the first round that is missing."""
     out = []
-    while (w := load(os.path.join(raw, f"{name}.{len(out) + 1}.json"))) is not None:
-        out.append(w)
+    while (r := read(len(out) + 1)) is not None:
+        out.append(r)
     return out
+
+
+def rounds(raw: str, name: str) -> list[dict]:
+    return numbered(lambda i: load(os.path.join(raw, f"{name}.{i}.json")))
 
 
 def merged_rounds(raw: str, name: str) -> dict | None:
@@ -83,13 +89,10 @@ def merged_rounds(raw: str, name: str) -> dict | None:
     out["max_us"] = max(r["max_us"] for r in rs)
     out["rounds_p99_us"] = [r["p99_us"] for r in rs]
     out["rounds_rps"] = [r["requests"] * 1e6 / r["duration_us"] if r["duration_us"] else 0.0 for r in rs]
-    # The storm's counters (CPU, transactions) are taken around its first round only; the paired
-    # phases' around every round (NAME.1.counters.json, ...), summed here.
+    # Counters (CPU, transactions) taken around every round (NAME.1.counters.json, ...), summed.
     per_round = [load(os.path.join(raw, f"{name}.{i}.counters.json")) for i in range(1, len(rs) + 1)]
     if all(per_round):
         out["counters"] = summed_counters(per_round)
-    else:
-        out["counted"] = {"requests": rs[0]["requests"], "duration_us": rs[0]["duration_us"]}
     return out
 
 
@@ -132,8 +135,6 @@ def wrk_phase(raw: str, name: str, meta: dict) -> dict | None:
         non_2xx = max(non_2xx, c["server_non2xx"])
     out["non_2xx"] = non_2xx
     out["errors"] = non_2xx + socket_errors
-    if "counted" in w:
-        n, secs = w["counted"]["requests"], w["counted"]["duration_us"] / 1e6
     if c is not None and n:
         out["pg_xacts_per_request"] = round(c["pg_xacts"] / n, 2)
         out["redis_cmds_per_request"] = round(c["redis_cmds"] / n, 2)
@@ -187,9 +188,7 @@ def pgbench_round(raw: str, prefix: str) -> dict | None:
 def pgbench_phase(raw: str, name: str) -> dict | None:
     """The ceiling's rounds (pgbench-NAME.1, .2, ...) as one: tps the mean of the rounds' (they
     are equally long), p50/p99 the median of theirs, as for the app's rounds; CPU averaged."""
-    rs = []
-    while (r := pgbench_round(raw, f"pgbench-{name}.{len(rs) + 1}")) is not None:
-        rs.append(r)
+    rs = numbered(lambda i: pgbench_round(raw, f"pgbench-{name}.{i}"))
     if not rs:
         return None
     tps = sum(r["tps"] for r in rs) / len(rs)
@@ -200,9 +199,9 @@ def pgbench_phase(raw: str, name: str) -> dict | None:
         out_cpu = {
             "postgres": round(avg["postgres"], 2),
             "pgbench": round(avg["pgbench"], 2),
-            "server": round(avg.get("server", 0.0), 2),
+            "server": round(avg["server"], 2),
             "other": round(max(avg["machine_busy"] - avg["postgres"] - avg["pgbench"] - avg["redis"]
-                               - avg.get("server", 0.0), 0), 2),
+                               - avg["server"], 0), 2),
             "machine_busy": round(avg["machine_busy"], 2),
         }
     return {

@@ -408,12 +408,9 @@ for round in $(seq 1 "$STORM_ROUNDS"); do
     run_wrk "login_storm.$round" login "$STORM_CONNS" 1 "$((STORM_SLICE + 2))" &
     STORM_PID=$!
     sleep 1 # the hashing pool busy before the orders start
-    if [ "$round" = 1 ]; then counters_start; fi
+    counters_start
     run_wrk "order_storm.$round" order "$CONNS" "$THREADS" "$STORM_SLICE"
-    if [ "$round" = 1 ]; then
-        cp "$RAW/order_storm.1.wrkcpu" "$RAW/order_storm.wrkcpu"
-        counters_end order_storm
-    fi
+    counters_end "order_storm.$round"
     wait "$STORM_PID" || true
     STORM_PID=""
 done
