@@ -129,8 +129,8 @@ fn activity_parts(activities: &[Activity]) -> (Option<InsertActivities>, Option<
     }
     let rows: Vec<ActivityRow> = activities.iter().map(ActivityRow::from).collect();
     let postings: Vec<PostingRow> = activities.iter().flat_map(PostingRow::entry).collect();
-    let postings = (!postings.is_empty()).then(|| InsertPostings::from(&postings[..]));
-    (Some(InsertActivities::from(&rows[..])), postings)
+    let postings = (!postings.is_empty()).then(|| InsertPostings::from(postings));
+    (Some(InsertActivities::from(rows)), postings)
 }
 
 /// Saves a deposit or withdrawal: the account's balances, the activity and its journal entry.
@@ -174,9 +174,9 @@ pub(crate) async fn write(mut c: &AsyncPgConnection, b: &Booking) -> QueryResult
         position,
         activities,
         postings,
-        fills: (!fill_rows.is_empty()).then(|| InsertFills::from(&fill_rows[..])),
-        events: (!event_rows.is_empty()).then(|| InsertEvents::from(&event_rows[..])),
-        orders: (!order_rows.is_empty()).then(|| UpsertOrders::from(&order_rows[..])),
+        fills: (!fill_rows.is_empty()).then(|| InsertFills::from(fill_rows)),
+        events: (!event_rows.is_empty()).then(|| InsertEvents::from(event_rows)),
+        orders: (!order_rows.is_empty()).then(|| UpsertOrders::from(order_rows)),
     };
     if statement.orders.is_some() {
         statement.get_results(&mut c).await

@@ -53,10 +53,57 @@ macro_rules! part {
     };
 }
 
-/// One column of `rows` as a vector.
-macro_rules! column {
-    ($rows:expr, $field:ident) => {
-        $rows.iter().map(|r| r.$field.clone()).collect()
+/// A part that inserts (or upserts) rows of one table: `head`, then the rows, then `tail`.
+/// One row — nearly every booking: an order placed, cancelled or filled once — goes as
+/// `VALUES` with a scalar parameter per column, so a `NULL` is no bytes at all and PostgreSQL
+/// decodes each value with its type's own receive function. Several go as one array per column
+/// through `unnest`, so any number of rows is still one statement. The two shapes are two
+/// statement texts, each prepared once per connection.
+macro_rules! rows_part {
+    ($(#[$meta:meta])* $name:ident($row:ty) { $($field:ident: $rust:ty => $st:ty),+ $(,)? } $head:literal, $tail:literal) => {
+        $(#[$meta])*
+        pub(crate) enum $name {
+            One($row),
+            Many { $($field: Vec<$rust>),+ },
+        }
+
+        impl From<Vec<$row>> for $name {
+            fn from(mut rows: Vec<$row>) -> Self {
+                if rows.len() == 1 && let Some(row) = rows.pop() {
+                    return Self::One(row);
+                }
+                Self::Many { $($field: rows.iter().map(|r| r.$field.clone()).collect()),+ }
+            }
+        }
+
+        impl QueryFragment<Pg> for $name {
+            #[allow(unused_assignments)]
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                out.push_sql($head);
+                let mut separator = "";
+                match self {
+                    Self::One(row) => {
+                        out.push_sql(" VALUES (");
+                        $(
+                            out.push_sql(separator);
+                            separator = ", ";
+                            out.push_bind_param::<$st, $rust>(&row.$field)?;
+                        )+
+                    }
+                    Self::Many { $($field),+ } => {
+                        out.push_sql(" SELECT * FROM unnest(");
+                        $(
+                            out.push_sql(separator);
+                            separator = ", ";
+                            out.push_bind_param::<Array<$st>, Vec<$rust>>($field)?;
+                        )+
+                    }
+                }
+                out.push_sql(")");
+                out.push_sql($tail);
+                Ok(())
+            }
+        }
     };
 }
 
@@ -115,196 +162,121 @@ part! {
     ")"
 }
 
-part! {
+rows_part! {
     /// Inserts activities.
-    InsertActivities {
-        id: Vec<Uuid> => Array<SqlUuid>,
-        account_id: Vec<Uuid> => Array<SqlUuid>,
-        kind: Vec<String> => Array<Text>,
-        amount: Vec<Decimal> => Array<Numeric>,
-        order_id: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
-        symbol: Vec<Option<String>> => Array<Nullable<Text>>,
-        side: Vec<Option<String>> => Array<Nullable<Text>>,
-        qty: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
-        realized_pl: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
+    InsertActivities(ActivityRow) {
+        id: Uuid => SqlUuid,
+        account_id: Uuid => SqlUuid,
+        kind: String => Text,
+        amount: Decimal => Numeric,
+        order_id: Option<Uuid> => Nullable<SqlUuid>,
+        symbol: Option<String> => Nullable<Text>,
+        side: Option<String> => Nullable<Text>,
+        qty: Option<Decimal> => Nullable<Numeric>,
+        price: Option<Decimal> => Nullable<Numeric>,
+        created_at: DateTime<Utc> => Timestamptz,
+        realized_pl: Option<Decimal> => Nullable<Numeric>,
     }
     "INSERT INTO activities (id, account_id, kind, amount, order_id, symbol, side, qty, price, created_at, \
-     realized_pl) SELECT * FROM unnest(",
-    ")"
+     realized_pl)",
+    ""
 }
 
-impl From<&[ActivityRow]> for InsertActivities {
-    fn from(rows: &[ActivityRow]) -> Self {
-        Self {
-            id: column!(rows, id),
-            account_id: column!(rows, account_id),
-            kind: column!(rows, kind),
-            amount: column!(rows, amount),
-            order_id: column!(rows, order_id),
-            symbol: column!(rows, symbol),
-            side: column!(rows, side),
-            qty: column!(rows, qty),
-            price: column!(rows, price),
-            created_at: column!(rows, created_at),
-            realized_pl: column!(rows, realized_pl),
-        }
-    }
-}
-
-part! {
+rows_part! {
     /// Inserts journal postings.
-    InsertPostings {
-        activity_id: Vec<Uuid> => Array<SqlUuid>,
-        leg: Vec<i16> => Array<Int2>,
-        book: Vec<&'static str> => Array<Text>,
-        account_id: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
-        asset: Vec<String> => Array<Text>,
-        amount: Vec<Decimal> => Array<Numeric>,
-        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    InsertPostings(PostingRow) {
+        activity_id: Uuid => SqlUuid,
+        leg: i16 => Int2,
+        book: &'static str => Text,
+        account_id: Option<Uuid> => Nullable<SqlUuid>,
+        asset: String => Text,
+        amount: Decimal => Numeric,
+        created_at: DateTime<Utc> => Timestamptz,
     }
-    "INSERT INTO journal_postings (activity_id, leg, book, account_id, asset, amount, created_at) \
-     SELECT * FROM unnest(",
-    ")"
+    "INSERT INTO journal_postings (activity_id, leg, book, account_id, asset, amount, created_at)",
+    ""
 }
 
-impl From<&[PostingRow]> for InsertPostings {
-    fn from(rows: &[PostingRow]) -> Self {
-        Self {
-            activity_id: column!(rows, activity_id),
-            leg: column!(rows, leg),
-            book: column!(rows, book),
-            account_id: column!(rows, account_id),
-            asset: column!(rows, asset),
-            amount: column!(rows, amount),
-            created_at: column!(rows, created_at),
-        }
-    }
-}
-
-part! {
+rows_part! {
     /// Inserts fills.
-    InsertFills {
-        order_id: Vec<Uuid> => Array<SqlUuid>,
-        seq: Vec<i32> => Array<Int4>,
-        account_id: Vec<Uuid> => Array<SqlUuid>,
-        qty: Vec<Decimal> => Array<Numeric>,
-        price: Vec<Decimal> => Array<Numeric>,
-        activity_id: Vec<Uuid> => Array<SqlUuid>,
-        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    InsertFills(FillRow) {
+        order_id: Uuid => SqlUuid,
+        seq: i32 => Int4,
+        account_id: Uuid => SqlUuid,
+        qty: Decimal => Numeric,
+        price: Decimal => Numeric,
+        activity_id: Uuid => SqlUuid,
+        created_at: DateTime<Utc> => Timestamptz,
     }
-    "INSERT INTO fills (order_id, seq, account_id, qty, price, activity_id, created_at) SELECT * FROM unnest(",
-    ")"
+    "INSERT INTO fills (order_id, seq, account_id, qty, price, activity_id, created_at)",
+    ""
 }
 
-impl From<&[FillRow]> for InsertFills {
-    fn from(rows: &[FillRow]) -> Self {
-        Self {
-            order_id: column!(rows, order_id),
-            seq: column!(rows, seq),
-            account_id: column!(rows, account_id),
-            qty: column!(rows, qty),
-            price: column!(rows, price),
-            activity_id: column!(rows, activity_id),
-            created_at: column!(rows, created_at),
-        }
-    }
-}
-
-part! {
+rows_part! {
     /// Inserts trade events.
-    InsertEvents {
-        account_id: Vec<Uuid> => Array<SqlUuid>,
-        seq: Vec<i64> => Array<Int8>,
-        kind: Vec<String> => Array<Text>,
-        order_id: Vec<Uuid> => Array<SqlUuid>,
-        status: Vec<String> => Array<Text>,
-        filled_qty: Vec<Decimal> => Array<Numeric>,
-        filled_avg_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        held_cash: Vec<Decimal> => Array<Numeric>,
-        stop_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        hwm: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        triggered_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        fill_seq: Vec<i32> => Array<Int4>,
-        filled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        canceled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        expired_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        replaced_by: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
-        updated_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
-        fill_qty: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        fill_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
+    InsertEvents(TradeEventRow) {
+        account_id: Uuid => SqlUuid,
+        seq: i64 => Int8,
+        kind: String => Text,
+        order_id: Uuid => SqlUuid,
+        status: String => Text,
+        filled_qty: Decimal => Numeric,
+        filled_avg_price: Option<Decimal> => Nullable<Numeric>,
+        held_cash: Decimal => Numeric,
+        stop_price: Option<Decimal> => Nullable<Numeric>,
+        hwm: Option<Decimal> => Nullable<Numeric>,
+        triggered_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        fill_seq: i32 => Int4,
+        filled_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        canceled_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        expired_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        replaced_by: Option<Uuid> => Nullable<SqlUuid>,
+        updated_at: DateTime<Utc> => Timestamptz,
+        fill_qty: Option<Decimal> => Nullable<Numeric>,
+        fill_price: Option<Decimal> => Nullable<Numeric>,
+        created_at: DateTime<Utc> => Timestamptz,
     }
     "INSERT INTO trade_events (account_id, seq, kind, order_id, status, filled_qty, filled_avg_price, held_cash, \
      stop_price, hwm, triggered_at, fill_seq, filled_at, canceled_at, expired_at, replaced_by, updated_at, fill_qty, \
-     fill_price, created_at) SELECT * FROM unnest(",
-    ")"
+     fill_price, created_at)",
+    ""
 }
 
-impl From<&[TradeEventRow]> for InsertEvents {
-    fn from(rows: &[TradeEventRow]) -> Self {
-        Self {
-            account_id: column!(rows, account_id),
-            seq: column!(rows, seq),
-            kind: column!(rows, kind),
-            order_id: column!(rows, order_id),
-            status: column!(rows, status),
-            filled_qty: column!(rows, filled_qty),
-            filled_avg_price: column!(rows, filled_avg_price),
-            held_cash: column!(rows, held_cash),
-            stop_price: column!(rows, stop_price),
-            hwm: column!(rows, hwm),
-            triggered_at: column!(rows, triggered_at),
-            fill_seq: column!(rows, fill_seq),
-            filled_at: column!(rows, filled_at),
-            canceled_at: column!(rows, canceled_at),
-            expired_at: column!(rows, expired_at),
-            replaced_by: column!(rows, replaced_by),
-            updated_at: column!(rows, updated_at),
-            fill_qty: column!(rows, fill_qty),
-            fill_price: column!(rows, fill_price),
-            created_at: column!(rows, created_at),
-        }
-    }
-}
-
-part! {
+rows_part! {
     /// Inserts new orders and updates changed ones (by id), returning them as stored.
-    UpsertOrders {
-        id: Vec<Uuid> => Array<SqlUuid>,
-        account_id: Vec<Uuid> => Array<SqlUuid>,
-        client_order_id: Vec<Option<String>> => Array<Nullable<Text>>,
-        symbol: Vec<String> => Array<Text>,
-        side: Vec<String> => Array<Text>,
-        order_type: Vec<String> => Array<Text>,
-        time_in_force: Vec<String> => Array<Text>,
-        qty: Vec<Decimal> => Array<Numeric>,
-        notional: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        limit_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        stop_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        trail_percent: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        status: Vec<String> => Array<Text>,
-        filled_qty: Vec<Decimal> => Array<Numeric>,
-        filled_avg_price: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        held_cash: Vec<Decimal> => Array<Numeric>,
-        created_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
-        updated_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
-        submitted_at: Vec<DateTime<Utc>> => Array<Timestamptz>,
-        filled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        canceled_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        expired_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        replaced_by: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
-        replaces: Vec<Option<Uuid>> => Array<Nullable<SqlUuid>>,
-        hwm: Vec<Option<Decimal>> => Array<Nullable<Numeric>>,
-        triggered_at: Vec<Option<DateTime<Utc>>> => Array<Nullable<Timestamptz>>,
-        fill_seq: Vec<i32> => Array<Int4>,
+    UpsertOrders(OrderRow) {
+        id: Uuid => SqlUuid,
+        account_id: Uuid => SqlUuid,
+        client_order_id: Option<String> => Nullable<Text>,
+        symbol: String => Text,
+        side: String => Text,
+        order_type: String => Text,
+        time_in_force: String => Text,
+        qty: Decimal => Numeric,
+        notional: Option<Decimal> => Nullable<Numeric>,
+        limit_price: Option<Decimal> => Nullable<Numeric>,
+        stop_price: Option<Decimal> => Nullable<Numeric>,
+        trail_percent: Option<Decimal> => Nullable<Numeric>,
+        status: String => Text,
+        filled_qty: Decimal => Numeric,
+        filled_avg_price: Option<Decimal> => Nullable<Numeric>,
+        held_cash: Decimal => Numeric,
+        created_at: DateTime<Utc> => Timestamptz,
+        updated_at: DateTime<Utc> => Timestamptz,
+        submitted_at: DateTime<Utc> => Timestamptz,
+        filled_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        canceled_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        expired_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        replaced_by: Option<Uuid> => Nullable<SqlUuid>,
+        replaces: Option<Uuid> => Nullable<SqlUuid>,
+        hwm: Option<Decimal> => Nullable<Numeric>,
+        triggered_at: Option<DateTime<Utc>> => Nullable<Timestamptz>,
+        fill_seq: i32 => Int4,
     }
     "INSERT INTO orders (id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, \
      limit_price, stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
-     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq) \
-     SELECT * FROM unnest(",
-    ") ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, \
+     submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq)",
+    " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, \
      filled_avg_price = EXCLUDED.filled_avg_price, held_cash = EXCLUDED.held_cash, stop_price = EXCLUDED.stop_price, \
      updated_at = EXCLUDED.updated_at, filled_at = EXCLUDED.filled_at, canceled_at = EXCLUDED.canceled_at, \
      expired_at = EXCLUDED.expired_at, replaced_by = EXCLUDED.replaced_by, hwm = EXCLUDED.hwm, \
@@ -312,40 +284,6 @@ part! {
      RETURNING id, account_id, client_order_id, symbol, side, order_type, time_in_force, qty, notional, limit_price, \
      stop_price, trail_percent, status, filled_qty, filled_avg_price, held_cash, created_at, updated_at, \
      submitted_at, filled_at, canceled_at, expired_at, replaced_by, replaces, hwm, triggered_at, fill_seq"
-}
-
-impl From<&[OrderRow]> for UpsertOrders {
-    fn from(rows: &[OrderRow]) -> Self {
-        Self {
-            id: column!(rows, id),
-            account_id: column!(rows, account_id),
-            client_order_id: column!(rows, client_order_id),
-            symbol: column!(rows, symbol),
-            side: column!(rows, side),
-            order_type: column!(rows, order_type),
-            time_in_force: column!(rows, time_in_force),
-            qty: column!(rows, qty),
-            notional: column!(rows, notional),
-            limit_price: column!(rows, limit_price),
-            stop_price: column!(rows, stop_price),
-            trail_percent: column!(rows, trail_percent),
-            status: column!(rows, status),
-            filled_qty: column!(rows, filled_qty),
-            filled_avg_price: column!(rows, filled_avg_price),
-            held_cash: column!(rows, held_cash),
-            created_at: column!(rows, created_at),
-            updated_at: column!(rows, updated_at),
-            submitted_at: column!(rows, submitted_at),
-            filled_at: column!(rows, filled_at),
-            canceled_at: column!(rows, canceled_at),
-            expired_at: column!(rows, expired_at),
-            replaced_by: column!(rows, replaced_by),
-            replaces: column!(rows, replaces),
-            hwm: column!(rows, hwm),
-            triggered_at: column!(rows, triggered_at),
-            fill_seq: column!(rows, fill_seq),
-        }
-    }
 }
 
 /// A position's new state: the row with its lots, or no row once it is back to zero.
@@ -470,6 +408,34 @@ mod tests {
     fn a_single_part_is_a_plain_statement() {
         let statement = WriteBooking { account: Some(account()), ..WriteBooking::default() };
         assert!(sql(&statement).starts_with("UPDATE accounts AS a SET cash = v.cash"));
+    }
+
+    fn fill(seq: i32) -> FillRow {
+        FillRow {
+            order_id: Uuid::nil(),
+            seq,
+            account_id: Uuid::nil(),
+            qty: Decimal::ONE,
+            price: Decimal::TEN,
+            activity_id: Uuid::nil(),
+            created_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn one_row_binds_a_scalar_per_column_and_several_an_array_per_column() {
+        let one = WriteBooking { fills: Some(InsertFills::from(vec![fill(1)])), ..WriteBooking::default() };
+        assert_eq!(
+            sql(&one).split(" -- ").next(),
+            Some(
+                "INSERT INTO fills (order_id, seq, account_id, qty, price, activity_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            )
+        );
+        let two = WriteBooking { fills: Some(InsertFills::from(vec![fill(1), fill(2)])), ..WriteBooking::default() };
+        let sql = sql(&two);
+        assert!(sql.contains("created_at) SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7) -- "), "{sql}");
+        assert!(sql.contains("[1, 2]"), "the second row is bound too: {sql}");
     }
 
     #[test]
