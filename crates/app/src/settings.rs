@@ -40,6 +40,7 @@ argon2_iterations = 2
 argon2_parallelism = 1
 argon2_threads = 0
 argon2_nice = 10
+argon2_contended_share = 0.2
 argon2_max_queued = 128
 
 [market_data]
@@ -258,8 +259,24 @@ pub struct AuthSettings {
     /// Nice value (0–19) of the password-hashing threads: under CPU contention order
     /// placement and reads go first, logins take what is left.
     pub argon2_nice: i32,
+    /// The most of a core each hashing thread uses while the cores are contended (0–1; 1: no
+    /// limit): it rests between hashes to keep to it, as a nice value cannot outrank
+    /// PostgreSQL's processes or other tenants. Uncontended, hashing runs at full speed.
+    pub argon2_contended_share: f64,
     /// Logins waiting for a hashing thread; beyond that a login is answered 503 at once.
     pub argon2_max_queued: usize,
+}
+
+impl AuthSettings {
+    /// `argon2_contended_share`, checked: a share of one core, above 0 and at most 1.
+    pub fn hashing_contended_share(&self) -> anyhow::Result<f64> {
+        let share = self.argon2_contended_share;
+        anyhow::ensure!(
+            share > 0.0 && share <= 1.0,
+            "auth.argon2_contended_share must be above 0 and at most 1 (a share of one core), not {share}"
+        );
+        Ok(share)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -514,6 +531,24 @@ mod tests {
         assert!(s.is_demo());
         assert_eq!(s.http.port, 8080);
         assert_eq!(s.auth.argon2_memory_kib, 19_456);
+    }
+
+    #[test]
+    fn the_hashing_share_under_contention_is_a_share_of_one_core() {
+        let share = |v: &str| {
+            Settings::load_from(None, env(&[("BROKERAGE__AUTH__ARGON2_CONTENDED_SHARE", v)]))
+                .expect("loads")
+                .auth
+                .hashing_contended_share()
+                .ok()
+        };
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!(defaults.auth.hashing_contended_share().ok(), Some(0.2));
+        assert_eq!(share("1"), Some(1.0));
+        assert_eq!(share("0.05"), Some(0.05));
+        for refused in ["0", "-0.5", "1.5", "NaN"] {
+            assert_eq!(share(refused), None, "{refused}");
+        }
     }
 
     #[test]

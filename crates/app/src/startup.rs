@@ -428,6 +428,7 @@ fn idempotency(
 }
 
 fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
+    let contended_share = settings.auth.hashing_contended_share()?;
     Argon2Hasher::new(&HashingConfig {
         memory_kib: settings.auth.argon2_memory_kib,
         iterations: settings.auth.argon2_iterations,
@@ -438,6 +439,7 @@ fn password_hasher(settings: &Settings) -> anyhow::Result<Argon2Hasher> {
             n => n,
         },
         nice: settings.auth.argon2_nice.clamp(0, 19),
+        contended_share,
     })
 }
 

@@ -6,12 +6,22 @@
 //! than queued without end), and a lower CPU priority: each thread raises its own nice value,
 //! so when the CPU is contended the scheduler serves order placement, PostgreSQL and Redis
 //! first, and logins take what is left; when it is not, hashing runs at full speed.
-//! (`docs/benchmarks.md`: the login-storm phase measures exactly this.)
+//!
+//! A nice value only ranks threads of one scheduling group, and PostgreSQL's backends are not
+//! in ours (each is a session, and an autogroup, of its own on a desktop-style kernel; a pod of
+//! its own in a cluster), nor are other tenants of the box. So the threads also pace
+//! themselves ([`pause_after`]): a hash that got markedly less CPU than the time it took was
+//! competing for the cores, and then its thread rests long enough to use at most
+//! `contended_share` of a core, so that a login storm on a saturated machine takes a bounded
+//! slice from trading and queues (then 503s) for the rest. On idle cores no hash waited for
+//! one, so logins run back to back. (`docs/benchmarks.md`: the login-storm phase measures
+//! exactly this.)
 
 use crate::password::HashingConfig;
 use brokerage_domain::InfraError;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -26,12 +36,12 @@ impl HashPool {
     pub(crate) fn start(config: &HashingConfig) -> anyhow::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(config.max_queued);
         let queue = Arc::new(Mutex::new(queue));
-        let nice = config.nice;
+        let (nice, share) = (config.nice, config.contended_share);
         for i in 0..config.max_concurrent.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || serve(&queue, nice))
+                .spawn(move || serve(&queue, nice, share))
                 .map_err(|e| anyhow::anyhow!("cannot start hashing thread: {e}"))?;
         }
         Ok(Self { jobs })
@@ -75,23 +85,62 @@ impl HashPool {
     }
 }
 
-fn serve(queue: &Mutex<Receiver<Job>>, nice: i32) {
+fn serve(queue: &Mutex<Receiver<Job>>, nice: i32, contended_share: f64) {
     if nice != 0
         && let Err(e) = set_thread_nice(nice)
     {
         tracing::warn!(error = %e, nice, "cannot lower the priority of a password hashing thread");
     }
     loop {
-        // The lock is held only while waiting for the next job, never while hashing.
+        // The lock is held only while waiting for the next job (and never while hashing or
+        // pausing: the other threads take the queue meanwhile).
         let job = match queue.lock() {
             Ok(queue) => queue.recv(),
             Err(_) => return,
         };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return, // every sender dropped: the pool is gone
+        let Ok(job) = job else {
+            return; // every sender dropped: the pool is gone
+        };
+        let (started, cpu_before) = (Instant::now(), thread_cpu_time());
+        job();
+        if let (Some(before), Some(after)) = (cpu_before, thread_cpu_time())
+            && let Some(pause) = pause_after(started.elapsed(), after.saturating_sub(before), contended_share)
+        {
+            std::thread::sleep(pause);
         }
     }
+}
+
+/// A job that got less than this share of the time it took was waiting for a core: the
+/// machine is contended. (Uncontended, a hash gets ~100 %; on the bench's saturated cores
+/// ~35 %.)
+const CONTENDED_BELOW: f64 = 0.8;
+
+/// How long a hashing thread rests after a job that took `wall` and got `cpu` of it: when the
+/// cores were contended, long enough that the thread uses at most `share` of a core, i.e.
+/// `cpu / (wall + pause) <= share`; otherwise not at all.
+pub(crate) fn pause_after(wall: Duration, cpu: Duration, share: f64) -> Option<Duration> {
+    let (wall, cpu) = (wall.as_secs_f64(), cpu.as_secs_f64());
+    if share >= 1.0 || cpu <= 0.0 || cpu >= CONTENDED_BELOW * wall {
+        return None;
+    }
+    let pause = cpu / share - wall;
+    (pause > 0.0).then(|| Duration::from_secs_f64(pause))
+}
+
+/// CPU time the calling thread has used (None where it cannot be read: no pacing then).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which lives on our stack for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    (rc == 0).then(|| Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
 }
 
 /// Sets the calling thread's nice value (on Linux the nice value is per thread). Lowering it
@@ -132,6 +181,35 @@ mod tests {
         assert!(name.expect("named").starts_with("argon2-"));
         assert_eq!(nice, 7);
         assert_eq!(own_nice(), 0, "the caller's own priority is untouched");
+    }
+
+    #[test]
+    fn a_hash_that_waited_for_a_core_rests_to_its_share() {
+        let ms = Duration::from_millis;
+        assert_eq!(pause_after(ms(20), ms(19), 0.2), None, "uncontended: back to back");
+        assert_eq!(pause_after(ms(40), ms(10), 1.0), None, "a share of 1 is no limit");
+        // 10 ms of CPU in 40 ms: contended; 10 / (40 + 10) = 0.2 of a core.
+        assert_eq!(pause_after(ms(40), ms(10), 0.2), Some(ms(10)));
+        assert_eq!(pause_after(ms(40), ms(10), 0.25), None, "already within its share");
+        assert_eq!(pause_after(ms(5), Duration::ZERO, 0.2), None);
+    }
+
+    #[tokio::test]
+    async fn a_hashing_thread_measures_its_own_cpu_time() {
+        let pool = HashPool::start(&HashingConfig { max_concurrent: 1, ..HashingConfig::default() }).expect("pool");
+        let (before, after) = pool
+            .run(|| {
+                let before = thread_cpu_time();
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_millis(20) {
+                    std::hint::black_box(0u64);
+                }
+                (before, thread_cpu_time())
+            })
+            .await
+            .expect("ran");
+        let used = after.expect("cpu time").saturating_sub(before.expect("cpu time"));
+        assert!(used >= Duration::from_millis(1) && used <= Duration::from_secs(5), "{used:?}");
     }
 
     #[tokio::test]

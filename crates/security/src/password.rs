@@ -19,6 +19,9 @@ pub struct HashingConfig {
     pub max_queued: usize,
     /// Nice value of the hashing threads: under CPU contention trading goes first.
     pub nice: i32,
+    /// The most of a core a hashing thread uses while the cores are contended (it rests
+    /// between hashes to keep to it; `hash_pool.rs`). 1: no limit.
+    pub contended_share: f64,
 }
 
 impl Default for HashingConfig {
@@ -31,6 +34,7 @@ impl Default for HashingConfig {
             max_concurrent: std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
             max_queued: 128,
             nice: 10,
+            contended_share: 0.2,
         }
     }
 }
