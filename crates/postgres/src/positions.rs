@@ -63,6 +63,10 @@ impl PositionStore for PgStore {
         let mut rows = rows.into_iter();
         let Some((account, first)) = rows.next() else { return Ok(None) };
         let positions = first.into_iter().chain(rows.filter_map(|(_, p)| p)).map(PositionRow::into_domain);
-        Ok(Some((account.into_domain()?, positions.collect::<Result<_, _>>()?)))
+        let mut positions: Vec<Position> = positions.collect::<Result<_, _>>()?;
+        // By symbol here, not in SQL: an ORDER BY put a sort node on every read (~5 % of
+        // PostgreSQL's CPU for it, most accounts holding no position or a few).
+        positions.sort_unstable_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
+        Ok(Some((account.into_domain()?, positions)))
     }
 }

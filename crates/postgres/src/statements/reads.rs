@@ -9,8 +9,9 @@ use diesel::query_builder::{AsQuery, AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Nullable, Uuid as SqlUuid};
 use uuid::Uuid;
 
-/// An account and its positions by symbol: one row per position, or one row with no position,
-/// both from the same snapshot. Loads as `(AccountRow, Option<PositionRow>)`.
+/// An account and its positions: one row per position (in no particular order; the store sorts
+/// them), or one row with no position, both from the same snapshot. Loads as
+/// `(AccountRow, Option<PositionRow>)`.
 #[derive(Debug, Clone, Copy, QueryId)]
 pub(crate) struct AccountBook {
     pub account: Uuid,
@@ -28,7 +29,6 @@ impl QueryFragment<Pg> for AccountBook {
              FROM accounts AS a LEFT JOIN positions AS p ON p.account_id = a.id WHERE a.id = ",
         );
         out.push_bind_param::<SqlUuid, _>(&self.account)?;
-        out.push_sql(" ORDER BY p.symbol");
         Ok(())
     }
 }
