@@ -195,7 +195,10 @@ log "migrations ($BIN migrate)"
 
 now_ns() { date +%s%N; }
 spawn_start=$(now_ns)
-"$BIN" serve >"$RAW/server.log" 2>&1 &
+# A session of its own, as a service has: on a kernel with autogroups its scheduling group is
+# then its own (the workers' negative nice is given to it), not the one of this script, wrk and
+# pgbench.
+setsid "$BIN" serve >"$RAW/server.log" 2>&1 &
 SERVER_PID=$!
 ready_ms=""
 while :; do

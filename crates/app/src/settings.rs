@@ -174,8 +174,10 @@ pub struct HttpSettings {
     pub port: u16,
     /// Worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
-    /// Nice value of the worker threads (0: unchanged). Negative values need `CAP_SYS_NICE`;
-    /// without it start-up warns and the workers keep their priority. See docs/operations.md.
+    /// Nice value of the worker threads (0: unchanged); a negative value is also given to the
+    /// process's scheduling autogroup, where the kernel has them. Negative values need
+    /// `CAP_SYS_NICE`; without it start-up warns and the workers keep their priority. See
+    /// docs/operations.md.
     pub worker_nice: i32,
     pub max_body_bytes: usize,
     /// How long in-flight requests may finish after SIGTERM.

@@ -284,6 +284,15 @@ impl Application {
         let pg_pools = stores.pg_pools.clone();
         let worker_nice = settings.http.worker_nice;
         anyhow::ensure!((-20..=19).contains(&worker_nice), "BROKERAGE__HTTP__WORKER_NICE must be between -20 and 19");
+        // The workers' nice value ranks them within the process's scheduling group only; where
+        // the kernel groups processes by session, PostgreSQL's backends each have a group of
+        // their own, so to rank above them the group gets the same (negative) value
+        // (docs/operations.md, "CPU priority"). A positive value leaves the group alone.
+        if worker_nice < 0
+            && let Err(e) = brokerage_security::set_autogroup_nice(worker_nice)
+        {
+            tracing::warn!(error = %e, worker_nice, "cannot set the service's scheduling group priority (a negative nice needs CAP_SYS_NICE)");
+        }
         let server = brokerage_http::build_server_with(listener, state, &http, move || {
             if let Some(pools) = &pg_pools {
                 pools.claim_lane();

@@ -4,8 +4,8 @@
 //!
 //! This is the hot path of every order and every execution, so it is built for few round
 //! trips and few answers: the whole write is one statement (`statements::booking`), each
-//! table written by one data-modifying CTE, multi-row `INSERT`s over `unnest`ed arrays,
-//! prepared once per connection.
+//! table written by one data-modifying CTE (one row as `VALUES`, several over `unnest`ed
+//! arrays), prepared once per connection.
 //!
 //! The rows are locked the same way everywhere: an existing order first (when the change is
 //! about one), then the account, then the position ([`lock_book`] sends both in one

@@ -159,6 +159,19 @@ pub fn set_thread_nice(_nice: i32) -> std::io::Result<()> {
     Err(std::io::Error::other("per-thread priority is only set on Linux"))
 }
 
+/// Sets the nice value of the process's scheduling autogroup, where the kernel groups
+/// processes by session (`/proc/self/autogroup`; `Ok(false)` where there is none). A thread's
+/// nice value only ranks it among the threads of its group, and every PostgreSQL backend
+/// starts a session, so a group, of its own: on such a kernel only the group's nice value
+/// weighs the service against them. Lowering it needs `CAP_SYS_NICE`.
+pub fn set_autogroup_nice(nice: i32) -> std::io::Result<bool> {
+    match std::fs::write("/proc/self/autogroup", nice.to_string()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::expect_used)]
@@ -181,6 +194,19 @@ mod tests {
         assert!(name.expect("named").starts_with("argon2-"));
         assert_eq!(nice, 7);
         assert_eq!(own_nice(), 0, "the caller's own priority is untouched");
+    }
+
+    #[test]
+    fn the_autogroup_nice_is_written_where_the_kernel_has_autogroups() {
+        // Rewrites the current value ("/autogroup-85 nice 0"), so the test session's
+        // scheduling is left as it was.
+        let Ok(now) = std::fs::read_to_string("/proc/self/autogroup") else {
+            assert!(!set_autogroup_nice(0).expect("no autogroup is no error"));
+            return;
+        };
+        let nice: i32 = now.trim().rsplit(' ').next().expect("nice").parse().expect("number");
+        assert!(set_autogroup_nice(nice).expect("the same value may always be written"));
+        assert_eq!(std::fs::read_to_string("/proc/self/autogroup").expect("read"), now);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod totp;
 
 pub use cipher::{AesGcmCipher, CipherKeys};
 pub use digests::{Digests, HmacSigner};
-pub use hash_pool::set_thread_nice;
+pub use hash_pool::{set_autogroup_nice, set_thread_nice};
 pub use jwt::{JwtConfig, JwtIssuer, JwtKey};
 pub use password::{Argon2Hasher, HashingConfig};
 pub use totp::Totp;
