@@ -205,8 +205,21 @@ mod tests {
             return;
         };
         let nice: i32 = now.trim().rsplit(' ').next().expect("nice").parse().expect("number");
-        assert!(set_autogroup_nice(nice).expect("the same value may always be written"));
-        assert_eq!(std::fs::read_to_string("/proc/self/autogroup").expect("read"), now);
+        match set_autogroup_nice(nice) {
+            Ok(written) => assert!(written),
+            // Without CAP_SYS_ADMIN the kernel takes one change a second, and a locked-down
+            // /proc takes none: an error for the caller to log, never a panic.
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::PermissionDenied
+                        | std::io::ErrorKind::ReadOnlyFilesystem
+                ),
+                "{e}"
+            ),
+        }
+        assert_eq!(std::fs::read_to_string("/proc/self/autogroup").expect("read"), now, "unchanged");
     }
 
     #[test]
