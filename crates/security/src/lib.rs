@@ -8,11 +8,12 @@ mod encoding;
 mod hash_pool;
 mod jwt;
 mod password;
+mod priority;
 mod totp;
 
 pub use cipher::{AesGcmCipher, CipherKeys};
 pub use digests::{Digests, HmacSigner};
-pub use hash_pool::{set_autogroup_nice, set_thread_nice};
 pub use jwt::{JwtConfig, JwtIssuer, JwtKey};
 pub use password::{Argon2Hasher, HashingConfig};
+pub use priority::{set_autogroup_nice, set_thread_nice};
 pub use totp::Totp;
