@@ -19,16 +19,31 @@ pub fn set_thread_nice(_nice: i32) -> std::io::Result<()> {
 }
 
 /// Sets the nice value of the process's scheduling autogroup, where the kernel groups
-/// processes by session (`/proc/self/autogroup`; `Ok(false)` where there is none). A thread's
-/// nice value only ranks it among the threads of its group, and every PostgreSQL backend
-/// starts a session, so a group, of its own: on such a kernel only the group's nice value
-/// weighs the service against them. Lowering it needs `CAP_SYS_NICE`.
+/// processes by session (`/proc/self/autogroup`). A thread's nice value only ranks it among the
+/// threads of its group, and every PostgreSQL backend starts a session, so a group, of its
+/// own: on such a kernel only the group's nice value weighs the service against them.
+/// `Ok(false)` where the process is in no autogroup: no such file, or one that reads empty
+/// (a process in a non-root cgroup, as in most containers, where the cgroup's weight rules
+/// instead). Lowering the value needs `CAP_SYS_NICE`.
 pub fn set_autogroup_nice(nice: i32) -> std::io::Result<bool> {
-    match std::fs::write("/proc/self/autogroup", nice.to_string()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+    const AUTOGROUP: &str = "/proc/self/autogroup";
+    let current = match std::fs::read_to_string(AUTOGROUP) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if autogroup_nice(&current).is_none() {
+        return Ok(false);
     }
+    std::fs::write(AUTOGROUP, nice.to_string())?;
+    Ok(true)
+}
+
+/// The nice value in `/proc/<pid>/autogroup`'s text ("/autogroup-85 nice 0"); `None` when the
+/// process is in no autogroup (the kernel then prints nothing).
+fn autogroup_nice(text: &str) -> Option<i32> {
+    let rest = text.trim().strip_prefix("/autogroup-")?;
+    rest.rsplit(' ').next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -37,14 +52,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_autogroup_nice_is_written_where_the_kernel_has_autogroups() {
-        // Rewrites the current value ("/autogroup-85 nice 0"), so the test session's
-        // scheduling is left as it was.
-        let Ok(now) = std::fs::read_to_string("/proc/self/autogroup") else {
+    fn the_autogroup_text_gives_the_nice_value_or_none_outside_any_group() {
+        assert_eq!(autogroup_nice("/autogroup-85 nice 0\n"), Some(0));
+        assert_eq!(autogroup_nice("/autogroup-3 nice -5\n"), Some(-5));
+        // A process in a container's cgroup reads an empty file.
+        assert_eq!(autogroup_nice(""), None);
+        assert_eq!(autogroup_nice("\n"), None);
+    }
+
+    #[test]
+    fn the_autogroup_nice_is_written_where_the_process_has_an_autogroup() {
+        let now = std::fs::read_to_string("/proc/self/autogroup").ok();
+        let Some(nice) = now.as_deref().and_then(autogroup_nice) else {
+            // No autogroup (no file, or a container's cgroup): nothing is written.
             assert!(!set_autogroup_nice(0).expect("no autogroup is no error"));
+            assert_eq!(std::fs::read_to_string("/proc/self/autogroup").ok(), now, "unchanged");
             return;
         };
-        let nice: i32 = now.trim().rsplit(' ').next().expect("nice").parse().expect("number");
+        // Rewrites the current value, so the test session's scheduling is left as it was.
         match set_autogroup_nice(nice) {
             Ok(written) => assert!(written),
             // Without CAP_SYS_ADMIN the kernel takes one change a second, and a locked-down
@@ -59,6 +84,6 @@ mod tests {
                 "{e}"
             ),
         }
-        assert_eq!(std::fs::read_to_string("/proc/self/autogroup").expect("read"), now, "unchanged");
+        assert_eq!(std::fs::read_to_string("/proc/self/autogroup").ok(), now, "unchanged");
     }
 }
