@@ -22,9 +22,10 @@ pub fn set_thread_nice(_nice: i32) -> std::io::Result<()> {
 /// processes by session (`/proc/self/autogroup`). A thread's nice value only ranks it among the
 /// threads of its group, and every PostgreSQL backend starts a session, so a group, of its
 /// own: on such a kernel only the group's nice value weighs the service against them.
-/// `Ok(false)` where the process is in no autogroup: no such file, or one that reads empty
-/// (a process in a non-root cgroup, as in most containers, where the cgroup's weight rules
-/// instead). Lowering the value needs `CAP_SYS_NICE`.
+/// `Ok(false)` where the process has no autogroup of its own: no such file, or one that reads
+/// empty (the kernel's default group, where a process tree that never started a session stays,
+/// as under some containers' init; that group's weight cannot be set). Lowering the value
+/// needs `CAP_SYS_NICE`.
 pub fn set_autogroup_nice(nice: i32) -> std::io::Result<bool> {
     const AUTOGROUP: &str = "/proc/self/autogroup";
     let current = match std::fs::read_to_string(AUTOGROUP) {
@@ -40,7 +41,7 @@ pub fn set_autogroup_nice(nice: i32) -> std::io::Result<bool> {
 }
 
 /// The nice value in `/proc/<pid>/autogroup`'s text ("/autogroup-85 nice 0"); `None` when the
-/// process is in no autogroup (the kernel then prints nothing).
+/// process is in the kernel's default group (it then prints nothing).
 fn autogroup_nice(text: &str) -> Option<i32> {
     let rest = text.trim().strip_prefix("/autogroup-")?;
     rest.rsplit(' ').next()?.parse().ok()
@@ -55,7 +56,7 @@ mod tests {
     fn the_autogroup_text_gives_the_nice_value_or_none_outside_any_group() {
         assert_eq!(autogroup_nice("/autogroup-85 nice 0\n"), Some(0));
         assert_eq!(autogroup_nice("/autogroup-3 nice -5\n"), Some(-5));
-        // A process in a container's cgroup reads an empty file.
+        // A process in the kernel's default group (PID 1's) reads an empty file.
         assert_eq!(autogroup_nice(""), None);
         assert_eq!(autogroup_nice("\n"), None);
     }
@@ -64,7 +65,8 @@ mod tests {
     fn the_autogroup_nice_is_written_where_the_process_has_an_autogroup() {
         let now = std::fs::read_to_string("/proc/self/autogroup").ok();
         let Some(nice) = now.as_deref().and_then(autogroup_nice) else {
-            // No autogroup (no file, or a container's cgroup): nothing is written.
+            // No autogroup of its own (no file, or the default group, as on CI): nothing is
+            // written.
             assert!(!set_autogroup_nice(0).expect("no autogroup is no error"));
             assert_eq!(std::fs::read_to_string("/proc/self/autogroup").ok(), now, "unchanged");
             return;
