@@ -18,7 +18,8 @@
 # BENCH_STORM_CONNECTIONS (8, the login storm), BENCH_STORM_ROUNDS (3) and BENCH_STORM_SLICE (8 s:
 # each round measures order placement alone, then during the storm),
 # BENCH_REDIS_DB (13), BENCH_LOG_FILTER (the server's log filter, default `info`),
-# BENCH_BIN (use this server binary instead of building one), BENCH_SKIP_CRITERION=1.
+# BENCH_BIN (use this server binary instead of building one), BENCH_SKIP_CRITERION=1,
+# BENCH_HOLD=1 (pause after seeding, everything up, for profiling by hand: see below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -249,6 +250,24 @@ BEGIN
 END $$;
 SQL
 N_ACCOUNTS="$(psql -qtA "$BENCH_DATABASE_URL" -c 'SELECT count(*) FROM bench_ids')"
+
+# BENCH_HOLD=1: stop here with everything up, for profiling one load by hand (perf, pg_stat_*):
+# the commands the phases would run go to target/bench/raw/hold.sh; the run goes on (phases,
+# report, cleanup) once that file is deleted, and Ctrl-C tears everything down.
+if [ "${BENCH_HOLD:-0}" = 1 ]; then
+    cat >"$RAW/hold.sh" <<HOLD
+# Sourced by hand; delete this file to let the bench go on. The seeded access tokens expire
+# 15 minutes after seeding (at $(date -u -d '+15 min' +%H:%M) UTC): later requests are all 401s.
+export BASE=$BASE SERVER_PID=$SERVER_PID BENCH_DATABASE_URL=$BENCH_DATABASE_URL
+export BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null
+# wrk for MODE (order, account, orders_list, quote, login):
+app() { BENCH_MODE="\$1" wrk -t $THREADS -c $CONNS -d "\${2:-10}s" --timeout 10s -s $HERE/wrk.lua $BASE; }
+# pgbench for SCRIPT (pgbench_order.sql, pgbench_account.sql):
+ceiling() { pgbench -h $PG_HOST -p $PG_PORT -U postgres -n -M prepared -c $CONNS -j $THREADS -T "\${2:-10}" -D naccounts=$N_ACCOUNTS -f $HERE/\$1 $BENCH_DB; }
+HOLD
+    log "holding (BENCH_HOLD=1): . $RAW/hold.sh, then e.g. 'app order 10' or 'ceiling pgbench_order.sql 10'; rm it to go on"
+    while [ -e "$RAW/hold.sh" ]; do sleep 1; done
+fi
 
 # ---------------------------------------------------------------- load phases
 
