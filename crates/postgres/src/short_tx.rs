@@ -14,6 +14,7 @@
 //! is what the caller gets.
 
 use crate::errors::TxError;
+use crate::statements::{Begin, Commit};
 use diesel::QueryResult;
 use diesel::connection::TransactionDepthChange;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager};
@@ -38,8 +39,10 @@ impl<'c> ShortTx<'c> {
         status.change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
         let shared: &AsyncPgConnection = conn;
         let mut begin_on = shared;
-        // `biased`: polled (so queued) in this order.
-        let (begun, first) = tokio::join!(biased; begin_on.batch_execute("BEGIN"), first(shared));
+        // `biased`: polled (so queued) in this order. BEGIN is a prepared statement like
+        // COMMIT (see there): as a simple query PostgreSQL parsed it anew for every order.
+        let begin = async { Begin.execute(&mut begin_on).await.map(drop) };
+        let (begun, first) = tokio::join!(biased; begin, first(shared));
         let tx = ShortTx { conn };
         match (begun, first) {
             (Ok(()), Ok(value)) => Ok((tx, value)),
@@ -64,7 +67,8 @@ impl<'c> ShortTx<'c> {
         // COMMIT as a prepared statement, not a simple query: diesel-async queues a statement
         // only after the statements polled before it (a statement not yet prepared on this
         // connection holds the others back while it is), so it can never overtake a write.
-        let commit = diesel::sql_query("COMMIT").execute(&mut commit_on);
+        // Prepared once per connection (`statements::transaction`), not per order.
+        let commit = Commit.execute(&mut commit_on);
         let (value, committed) = tokio::join!(biased; last(shared), commit);
         let committed = committed.map(drop);
         match (value, committed) {

@@ -10,10 +10,13 @@
 //!   any number of rows is still the same statement.
 //! - [`engine`]: the execution engine's reads of the open book (planned afresh on purpose).
 //! - [`reads`]: reads that run on every request, as constant SQL.
+//! - [`transaction`]: `BEGIN` and `COMMIT` of the short transactions (`short_tx`).
 
 pub(crate) mod booking;
 mod engine;
 mod reads;
+mod transaction;
 
 pub(crate) use engine::{EngineCandidates, OpenSymbols};
 pub(crate) use reads::AccountBook;
+pub(crate) use transaction::{Begin, Commit};

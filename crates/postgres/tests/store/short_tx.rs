@@ -95,3 +95,34 @@ async fn a_placement_dropped_inside_its_transaction_leaves_no_transaction_open()
     assert_eq!(held(&env.store, account).await, money("200"));
     assert_sound(&env.store).await;
 }
+
+#[derive(diesel::QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+}
+
+#[tokio::test]
+async fn begin_and_commit_are_prepared_once_per_connection_not_once_per_order() {
+    let env = env().await;
+    let account = customer(&env.store).await.id;
+    deposit(&env.store, account, "1000").await;
+    let pool = fresh_pool(env.db.url(), 1).await;
+    let store = PgStore::new(pool.clone());
+    for _ in 0..3 {
+        store.place(&limit_buy(account, "AAPL", "1", "100"), money("100"), &AfterPlace::Rest).await.expect("places");
+    }
+    // The pool's one connection: a statement prepared anew for each order would have been
+    // closed after it (diesel-async drops uncached statements), so only cached ones are left.
+    let mut conn = pool.get().await.expect("the pool's connection");
+    let prepared: Vec<Prepared> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT statement FROM pg_prepared_statements WHERE statement IN ('BEGIN', 'COMMIT') ORDER BY statement",
+        ),
+        &mut *conn,
+    )
+    .await
+    .expect("reads the session's prepared statements");
+    let statements: Vec<&str> = prepared.iter().map(|p| p.statement.as_str()).collect();
+    assert_eq!(statements, ["BEGIN", "COMMIT"], "each prepared once, kept for the next order");
+}
