@@ -3,10 +3,9 @@
 //! lock, so one key makes at most one order or cash movement, crash or no crash.
 
 use crate::errors::TxError;
+use crate::statements::{FindRequestKey, RecordRequestKey};
 use brokerage_domain::{AccountId, ActivityId, InfraError, OrderId};
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -15,14 +14,6 @@ use uuid::Uuid;
 pub(crate) enum Keyed {
     Order(OrderId),
     Activity(ActivityId),
-}
-
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    order_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    activity_id: Option<Uuid>,
 }
 
 /// What `key` created for `account`, if it was used. Call with the account locked.
@@ -34,12 +25,9 @@ pub(crate) async fn find<E>(
 where
     E: From<InfraError>,
 {
-    let rows: Vec<Row> = sql_query("SELECT order_id, activity_id FROM request_keys WHERE account_id = $1 AND key = $2")
-        .bind::<SqlUuid, _>(Uuid::from(account))
-        .bind::<Text, _>(key)
-        .load(&mut c)
-        .await?;
-    Ok(rows.into_iter().next().and_then(|r| match (r.order_id, r.activity_id) {
+    let rows: Vec<(Option<Uuid>, Option<Uuid>)> =
+        FindRequestKey { account: Uuid::from(account), key }.load(&mut c).await?;
+    Ok(rows.into_iter().next().and_then(|row| match row {
         (Some(o), _) => Some(Keyed::Order(OrderId::from_uuid(o))),
         (None, Some(a)) => Some(Keyed::Activity(ActivityId::from_uuid(a))),
         (None, None) => None,
@@ -61,15 +49,6 @@ where
         Keyed::Order(id) => (Some(Uuid::from(id)), None),
         Keyed::Activity(id) => (None, Some(Uuid::from(id))),
     };
-    sql_query(
-        "INSERT INTO request_keys (account_id, key, order_id, activity_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind::<SqlUuid, _>(Uuid::from(account))
-    .bind::<Text, _>(key)
-    .bind::<Nullable<SqlUuid>, _>(order_id)
-    .bind::<Nullable<SqlUuid>, _>(activity_id)
-    .bind::<Timestamptz, _>(at)
-    .execute(&mut c)
-    .await?;
+    RecordRequestKey { account: Uuid::from(account), key, order_id, activity_id, at }.execute(&mut c).await?;
     Ok(())
 }

@@ -11,12 +11,15 @@
 //! - [`engine`]: the execution engine's reads of the open book (planned afresh on purpose).
 //! - [`reads`]: reads that run on every request, as constant SQL.
 //! - [`transaction`]: `BEGIN` and `COMMIT` of the short transactions (`short_tx`).
+//! - [`request_keys`]: the `Idempotency-Key` index's lookup and insert.
 
 pub(crate) mod booking;
 mod engine;
 mod reads;
+mod request_keys;
 mod transaction;
 
 pub(crate) use engine::{EngineCandidates, OpenSymbols};
 pub(crate) use reads::AccountBook;
+pub(crate) use request_keys::{FindRequestKey, RecordRequestKey};
 pub(crate) use transaction::{Begin, Commit};

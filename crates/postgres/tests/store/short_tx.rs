@@ -103,26 +103,34 @@ struct Prepared {
 }
 
 #[tokio::test]
-async fn begin_and_commit_are_prepared_once_per_connection_not_once_per_order() {
+async fn begin_commit_and_the_key_index_are_prepared_once_per_connection_not_once_per_order() {
     let env = env().await;
     let account = customer(&env.store).await.id;
     deposit(&env.store, account, "1000").await;
     let pool = fresh_pool(env.db.url(), 1).await;
     let store = PgStore::new(pool.clone());
-    for _ in 0..3 {
-        store.place(&limit_buy(account, "AAPL", "1", "100"), money("100"), &AfterPlace::Rest).await.expect("places");
+    for i in 0..3 {
+        // With an `Idempotency-Key` the transaction also looks the key up and records it.
+        let mut order = limit_buy(account, "AAPL", "1", "100");
+        order.request_key = Some(format!("key-{i}"));
+        store.place(&order, money("100"), &AfterPlace::Rest).await.expect("places");
     }
     // The pool's one connection: a statement prepared anew for each order would have been
     // closed after it (diesel-async drops uncached statements), so only cached ones are left.
     let mut conn = pool.get().await.expect("the pool's connection");
     let prepared: Vec<Prepared> = diesel_async::RunQueryDsl::load(
         diesel::sql_query(
-            "SELECT statement FROM pg_prepared_statements WHERE statement IN ('BEGIN', 'COMMIT') ORDER BY statement",
+            "SELECT statement FROM pg_prepared_statements \
+             WHERE (statement IN ('BEGIN', 'COMMIT') OR statement LIKE '%request_keys%') \
+               AND statement NOT LIKE '%pg_prepared_statements%' ORDER BY statement",
         ),
         &mut *conn,
     )
     .await
     .expect("reads the session's prepared statements");
     let statements: Vec<&str> = prepared.iter().map(|p| p.statement.as_str()).collect();
-    assert_eq!(statements, ["BEGIN", "COMMIT"], "each prepared once, kept for the next order");
+    assert_eq!(statements.len(), 4, "{statements:?}");
+    assert_eq!(statements[..2], ["BEGIN", "COMMIT"], "each prepared once, kept for the next order");
+    assert!(statements[2].starts_with("INSERT INTO request_keys"), "{statements:?}");
+    assert!(statements[3].starts_with("SELECT order_id, activity_id FROM request_keys"), "{statements:?}");
 }
