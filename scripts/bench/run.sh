@@ -259,9 +259,8 @@ if [ "${BENCH_HOLD:-0}" = 1 ]; then
 # Sourced by hand; delete this file to let the bench go on. The seeded access tokens expire
 # 15 minutes after seeding (at $(date -u -d '+15 min' +%H:%M) UTC): later requests are all 401s.
 export BASE=$BASE SERVER_PID=$SERVER_PID BENCH_DATABASE_URL=$BENCH_DATABASE_URL
-export BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null
 # wrk for MODE (order, account, orders_list, quote, login):
-app() { BENCH_MODE="\$1" wrk -t $THREADS -c $CONNS -d "\${2:-10}s" --timeout 10s -s $HERE/wrk.lua $BASE; }
+app() { BENCH_MODE="\$1" BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null wrk -t $THREADS -c $CONNS -d "\${2:-10}s" --timeout 10s -s $HERE/wrk.lua $BASE; }
 # pgbench for SCRIPT (pgbench_order.sql, pgbench_account.sql):
 ceiling() { pgbench -h $PG_HOST -p $PG_PORT -U postgres -n -M prepared -c $CONNS -j $THREADS -T "\${2:-10}" -D naccounts=$N_ACCOUNTS -f $HERE/\$1 $BENCH_DB; }
 HOLD
