@@ -1,7 +1,8 @@
 //! The JSON log line: one object per line with `timestamp` (RFC 3339, UTC, µs), `level`,
-//! `target`, `span` (the innermost span's name), `message` and the event's own fields, and —
-//! logged inside a request — the request's `request_id`, `trace_id` and `user_id`, which
-//! [`CorrelationLayer`] keeps on the spans that carry them.
+//! `target`, `span` (the innermost span's name, where spans are built: with a trace exporter),
+//! `message` and the event's own fields, and — logged inside a request — the request's
+//! `request_id`, `trace_id` and `user_id`: from the spans that carry them ([`CorrelationLayer`]
+//! keeps them there), else from the request's own record (`brokerage_http::request_id`).
 //!
 //! Written straight into the line, escaped as it goes: no map of values is built first (that
 //! cost ~4 µs per line, and every request logs at least one; `docs/benchmarks.md`).
@@ -131,6 +132,21 @@ where
                     written[i] = true;
                 }
             }
+        }
+        // Without a trace exporter no spans are built: the request's own record gives them.
+        if !written.iter().all(|w| *w) {
+            brokerage_http::request_id::with_current(|ids| -> fmt::Result {
+                for (i, value) in
+                    [Some(ids.id.as_str()), Some(ids.trace_id.as_str()), ids.user_id()].into_iter().enumerate()
+                {
+                    if let (false, Some(value)) = (written[i], value) {
+                        write!(writer, ",\"{}\":", CORRELATION_KEYS[i])?;
+                        string(&mut writer, value)?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or(Ok(()))?;
         }
         writer.write_str("}\n")
     }
@@ -317,6 +333,25 @@ mod tests {
         assert!(line["target"].as_str().is_some_and(|t| t.starts_with("brokerage_app")));
         let at = line["timestamp"].as_str().expect("a timestamp");
         assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok() && at.ends_with('Z') && at.len() == 27, "{at}");
+    }
+
+    #[test]
+    fn without_spans_the_request_gives_its_identifiers_to_every_line() {
+        use brokerage_http::request_id::{RequestIds, in_request, record_user};
+        let ids = RequestIds::new("r-2".to_owned(), "t-2".to_owned());
+        let all = lines(|| {
+            in_request(ids.clone(), || {
+                tracing::info!("before the caller is known");
+                record_user("u-2");
+                tracing::info!(request_id = "own", "after");
+            });
+            tracing::info!("outside");
+        });
+        let [before, after, outside] = &all[..] else { panic!("three lines: {all:?}") };
+        assert_eq!((&before["request_id"], &before["trace_id"]), (&"r-2".into(), &"t-2".into()));
+        assert!(before.get("user_id").is_none() && before.get("span").is_none(), "{before}");
+        assert_eq!((&after["request_id"], &after["user_id"]), (&"own".into(), &"u-2".into()));
+        assert!(outside.get("request_id").is_none(), "{outside}");
     }
 
     #[test]

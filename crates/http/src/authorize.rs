@@ -29,7 +29,7 @@ pub async fn middleware<B: MessageBody + 'static>(
     };
     match caller(&req).await {
         Ok(who) if who.can(permission) => {
-            tracing::Span::current().record("user.id", tracing::field::display(who.user_id));
+            crate::request_id::record_user(who.user_id);
             req.extensions_mut().insert(AuthorizedCaller(who));
             next.call(req).await.map(ServiceResponse::map_into_left_body)
         }

@@ -95,7 +95,7 @@ impl FromRequest for Authenticated {
             // The session check makes a logout effective at once on every instance.
             let who = state.auth.authenticate(&token).await?;
             // The request span (created by the request middleware) carries the caller.
-            tracing::Span::current().record("user.id", tracing::field::display(who.user_id));
+            crate::request_id::record_user(who.user_id);
             authorize(who, required)
         })
     }

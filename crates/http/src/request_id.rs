@@ -2,9 +2,12 @@
 //! returned on every response, recorded on the request's tracing span, and readable by the
 //! error renderer through [`current`].
 //!
-//! The id travels in a `tokio::task_local!` scoped around the inner service. That reaches the
-//! error renderer because actix builds error responses (extractor and handler errors alike)
-//! inside the handler's future, which runs within the scope.
+//! The request's identifiers ([`RequestIds`]: the id, the trace id, the caller once known)
+//! travel in a `tokio::task_local!` scoped around the inner service. That reaches the error
+//! renderer because actix builds error responses (extractor and handler errors alike) inside
+//! the handler's future, which runs within the scope; and it reaches every log line written
+//! while the request is served (`brokerage_app::json_lines`), also when no spans are built
+//! (without a trace exporter the app turns spans off: they cost several µs per request).
 
 use crate::{metrics, trace_context};
 use actix_web::Error;
@@ -13,6 +16,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use std::fmt::Display;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -21,13 +26,53 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 
 const MAX_LEN: usize = 128;
 
+/// The identifiers of the request being served, for its log lines.
+#[derive(Debug)]
+pub struct RequestIds {
+    /// `X-Request-Id`.
+    pub id: String,
+    /// The W3C trace id (32 hex digits): the caller's, or a new one.
+    pub trace_id: String,
+    user_id: OnceLock<String>,
+}
+
+impl RequestIds {
+    pub fn new(id: String, trace_id: String) -> Arc<Self> {
+        Arc::new(Self { id, trace_id, user_id: OnceLock::new() })
+    }
+
+    /// The authenticated caller, once known.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.get().map(String::as_str)
+    }
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: Arc<RequestIds>;
 }
 
 /// The id of the request being served, if called within the middleware.
 pub fn current() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST.try_with(|ids| ids.id.clone()).ok()
+}
+
+/// `f` on the identifiers of the request being served; `None` outside a request.
+pub fn with_current<R>(f: impl FnOnce(&RequestIds) -> R) -> Option<R> {
+    REQUEST.try_with(|ids| f(ids)).ok()
+}
+
+/// Runs `f` as if inside the request `ids` (for what the middleware does after the inner
+/// services finished, and for tests).
+pub fn in_request<R>(ids: Arc<RequestIds>, f: impl FnOnce() -> R) -> R {
+    REQUEST.sync_scope(ids, f)
+}
+
+/// Records the authenticated caller on the request: on its span (`user.id`, for traces) and
+/// in its identifiers (for its log lines). The first caller recorded stays.
+pub fn record_user(user: impl Display) {
+    let user = user.to_string();
+    tracing::Span::current().record("user.id", user.as_str());
+    let _ = with_current(|ids| ids.user_id.set(user));
 }
 
 /// A client-sent id is kept when it is 1 to 128 visible ASCII characters: it goes into logs
@@ -80,11 +125,13 @@ pub async fn middleware<B: MessageBody + 'static>(
         http.response.status_code = tracing::field::Empty,
         user.id = tracing::field::Empty,
     );
-    span.record("trace_id", trace_context::continue_trace(&span, req.headers()).as_str());
+    let trace_id = trace_context::continue_trace(&span, req.headers());
+    span.record("trace_id", trace_id.as_str());
+    let ids = RequestIds::new(id, trace_id);
     let started = Instant::now();
     // Creating the inner future may already do work (routing), so scope that too.
-    let inner = REQUEST_ID.sync_scope(id.clone(), || span.in_scope(|| next.call(req)));
-    let result = REQUEST_ID.scope(id.clone(), inner).instrument(span.clone()).await;
+    let inner = in_request(ids.clone(), || span.in_scope(|| next.call(req)));
+    let result = REQUEST.scope(ids.clone(), inner).instrument(span.clone()).await;
     let (status, route) = match &result {
         Ok(res) => (res.status(), route_of(res.request())),
         Err(e) => (e.as_response_error().status_code(), "unmatched".to_owned()),
@@ -97,7 +144,8 @@ pub async fn middleware<B: MessageBody + 'static>(
         span.record("otel.status_code", "ERROR");
     }
     metrics::record_request(method.as_str(), &route, status.as_u16(), elapsed);
-    span.in_scope(|| {
+    in_request(ids.clone(), || {
+        let _entered = span.enter();
         tracing::info!(
             http.request.method = %method,
             http.route = %route,
@@ -116,7 +164,7 @@ pub async fn middleware<B: MessageBody + 'static>(
         // An error escaping the inner services (the request is gone, so no `ServiceResponse`
         // can be built here): render it now, inside the scope, and hand actix that response.
         Err(e) => {
-            let mut res = REQUEST_ID.sync_scope(id, || span.in_scope(|| e.error_response()));
+            let mut res = in_request(ids, || span.in_scope(|| e.error_response()));
             if let Some(value) = header_value {
                 res.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
@@ -141,7 +189,23 @@ mod tests {
     #[tokio::test]
     async fn current_sees_the_scoped_id_only_inside_the_scope() {
         assert_eq!(current(), None);
-        let seen = REQUEST_ID.scope("abc".to_owned(), async { current() }).await;
+        let ids = RequestIds::new("abc".to_owned(), "t".repeat(32));
+        let seen = REQUEST.scope(ids.clone(), async { current() }).await;
         assert_eq!(seen.as_deref(), Some("abc"));
+    }
+
+    #[tokio::test]
+    async fn the_caller_is_recorded_once_and_only_inside_a_request() {
+        record_user("nobody");
+        let ids = RequestIds::new("abc".to_owned(), "t".repeat(32));
+        let seen = REQUEST
+            .scope(ids.clone(), async {
+                record_user("u-1");
+                record_user("u-2");
+                with_current(|ids| ids.user_id().map(str::to_owned))
+            })
+            .await;
+        assert_eq!(seen.flatten().as_deref(), Some("u-1"));
+        assert_eq!(ids.user_id(), Some("u-1"));
     }
 }
