@@ -15,7 +15,7 @@
 # BENCH_EXTRA_ACCOUNTS (100000 more customers and accounts, inserted directly, that stay idle),
 # BENCH_WORKER_NICE (-5, the HTTP workers' nice value),
 # BENCH_CEILING_ROUNDS (3) and BENCH_CEILING_SLICE (6 s: each round measures the app, then pgbench),
-# BENCH_STORM_CONNECTIONS (8, the login storm), BENCH_STORM_ROUNDS (3) and BENCH_STORM_SLICE (8 s:
+# BENCH_STORM_CONNECTIONS (8, the login storm), BENCH_STORM_ROUNDS (5) and BENCH_STORM_SLICE (8 s:
 # each round measures order placement alone, then during the storm),
 # BENCH_REDIS_DB (13), BENCH_LOG_FILTER (the server's log filter, default `info`),
 # BENCH_BIN (use this server binary instead of building one), BENCH_SKIP_CRITERION=1,
@@ -37,7 +37,7 @@ EXTRA_ACCOUNTS="${BENCH_EXTRA_ACCOUNTS:-100000}"
 STORM_CONNS="${BENCH_STORM_CONNECTIONS:-8}"
 CEILING_ROUNDS="${BENCH_CEILING_ROUNDS:-3}"
 CEILING_SLICE="${BENCH_CEILING_SLICE:-6}"
-STORM_ROUNDS="${BENCH_STORM_ROUNDS:-3}"
+STORM_ROUNDS="${BENCH_STORM_ROUNDS:-5}"
 STORM_SLICE="${BENCH_STORM_SLICE:-8}"
 REDIS_DB="${BENCH_REDIS_DB:-13}"
 LOG_FILTER="${BENCH_LOG_FILTER:-info}"
