@@ -125,31 +125,30 @@ where
             }
             let extensions = span.extensions();
             let Some(found) = extensions.get::<Correlation>() else { continue };
-            for (i, value) in found.0.iter().enumerate() {
-                if let (false, Some(value)) = (written[i], value) {
-                    write!(writer, ",\"{}\":", CORRELATION_KEYS[i])?;
-                    string(&mut writer, value)?;
-                    written[i] = true;
-                }
-            }
+            correlation(&mut writer, &mut written, found.0.each_ref().map(Option::as_deref))?;
         }
         // Without a trace exporter no spans are built: the request's own record gives them.
         if !written.iter().all(|w| *w) {
-            brokerage_http::request_id::with_current(|ids| -> fmt::Result {
-                for (i, value) in
-                    [Some(ids.id.as_str()), Some(ids.trace_id.as_str()), ids.user_id()].into_iter().enumerate()
-                {
-                    if let (false, Some(value)) = (written[i], value) {
-                        write!(writer, ",\"{}\":", CORRELATION_KEYS[i])?;
-                        string(&mut writer, value)?;
-                    }
-                }
-                Ok(())
+            brokerage_http::request_id::with_current(|ids| {
+                correlation(&mut writer, &mut written, [Some(&ids.id), Some(&ids.trace_id), ids.user_id()])
             })
             .unwrap_or(Ok(()))?;
         }
         writer.write_str("}\n")
     }
+}
+
+/// Writes each request identifier in `values` (in [`CORRELATION_KEYS`]' order) that is not
+/// `written` yet, and marks it written.
+fn correlation(out: &mut impl fmt::Write, written: &mut [bool; 3], values: [Option<&str>; 3]) -> fmt::Result {
+    for (i, value) in values.into_iter().enumerate() {
+        if let (false, Some(value)) = (written[i], value) {
+            write!(out, ",\"{}\":", CORRELATION_KEYS[i])?;
+            string(out, value)?;
+            written[i] = true;
+        }
+    }
+    Ok(())
 }
 
 /// An event's fields as `,"name":value` pairs: numbers and booleans typed, the rest strings.

@@ -68,8 +68,13 @@ pub fn in_request<R>(ids: Arc<RequestIds>, f: impl FnOnce() -> R) -> R {
 }
 
 /// Records the authenticated caller on the request: on its span (`user.id`, for traces) and
-/// in its identifiers (for its log lines). The first caller recorded stays.
+/// in its identifiers (for its log lines). The first caller recorded stays: the access
+/// middleware and the `Authenticated` extractor both record the same one, and the second
+/// does nothing.
 pub fn record_user(user: impl Display) {
+    if with_current(|ids| ids.user_id().is_some()) == Some(true) {
+        return;
+    }
     let user = user.to_string();
     tracing::Span::current().record("user.id", user.as_str());
     let _ = with_current(|ids| ids.user_id.set(user));
