@@ -251,6 +251,14 @@ END $$;
 SQL
 N_ACCOUNTS="$(psql -qtA "$BENCH_DATABASE_URL" -c 'SELECT count(*) FROM bench_ids')"
 
+# The load generator's and the ceiling's command lines, for the phases and BENCH_HOLD alike:
+# wrk with the bench's script (connections, threads, seconds and the URL follow), pgbench on the
+# bench database's server with prepared statements over TCP (seconds, script and the database
+# name follow).
+WRK=(wrk --timeout 10s -s "$HERE/wrk.lua")
+PGBENCH=(pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS"
+    -D naccounts="$N_ACCOUNTS")
+
 # BENCH_HOLD=1: stop here with everything up, for profiling one load by hand (perf, pg_stat_*):
 # the commands the phases would run go to target/bench/raw/hold.sh; the run goes on (phases,
 # report, cleanup) once that file is deleted, and Ctrl-C tears everything down.
@@ -260,9 +268,9 @@ if [ "${BENCH_HOLD:-0}" = 1 ]; then
 # 15 minutes after seeding (at $(date -u -d '+15 min' +%H:%M) UTC): later requests are all 401s.
 export BASE=$BASE SERVER_PID=$SERVER_PID BENCH_DATABASE_URL=$BENCH_DATABASE_URL
 # wrk for MODE (order, account, orders_list, quote, login):
-app() { BENCH_MODE="\$1" BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null wrk -t $THREADS -c $CONNS -d "\${2:-10}s" --timeout 10s -s $HERE/wrk.lua $BASE; }
+app() { BENCH_MODE="\$1" BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null $(printf '%q ' "${WRK[@]}")-t $THREADS -c $CONNS -d "\${2:-10}s" $BASE; }
 # pgbench for SCRIPT (pgbench_order.sql, pgbench_account.sql):
-ceiling() { pgbench -h $PG_HOST -p $PG_PORT -U postgres -n -M prepared -c $CONNS -j $THREADS -T "\${2:-10}" -D naccounts=$N_ACCOUNTS -f $HERE/\$1 $BENCH_DB; }
+ceiling() { $(printf '%q ' "${PGBENCH[@]}")-T "\${2:-10}" -f $HERE/\$1 $BENCH_DB; }
 HOLD
     log "holding (BENCH_HOLD=1): . $RAW/hold.sh, then e.g. 'app order 10' or 'ceiling pgbench_order.sql 10'; rm it to go on"
     while [ -e "$RAW/hold.sh" ]; do sleep 1; done
@@ -284,7 +292,7 @@ cpu_snapshot() { python3 "$HERE/cpu.py" "${SERVER_PID:-0}" "$BENCH_DB" "$REDIS_P
 run_wrk() {
     local name="$1" mode="$2" conns="$3" threads="$4" secs="$5" TIMEFORMAT='%3U %3S'
     { time BENCH_MODE="$mode" BENCH_USERS="$RAW/users.tsv" BENCH_OUT="$RAW/$name.json" \
-        wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$HERE/wrk.lua" "$BASE" \
+        "${WRK[@]}" -t "$threads" -c "$conns" -d "${secs}s" "$BASE" \
         >"$RAW/$name.wrk.txt" 2>&1; } 2>"$RAW/$name.wrkcpu"
 }
 
@@ -351,8 +359,7 @@ phase() {
 # in the `other` column).
 pgb_run() {
     local name="$1" script="$2" secs="$3" round="${4:-}"
-    local -a cmd=(pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS"
-        -T "$secs" -D naccounts="$N_ACCOUNTS" -f "$HERE/$script")
+    local -a cmd=("${PGBENCH[@]}" -T "$secs" -f "$HERE/$script")
     if [ -z "$round" ]; then
         (cd "$RAW" && "${cmd[@]}" "$BENCH_DB" >"$RAW/pgbench-$name.warmup.txt" 2>&1) ||
             die "pgbench $name warm-up failed: $(tail -5 "$RAW/pgbench-$name.warmup.txt")"
