@@ -10,12 +10,19 @@
 //! A nice value only ranks threads of one scheduling group, and PostgreSQL's backends are not
 //! in ours (each is a session, and an autogroup, of its own on a desktop-style kernel; a pod of
 //! its own in a cluster), nor are other tenants of the box. So the threads also pace
-//! themselves ([`pause_after`]): a hash that got markedly less CPU than the time it took was
-//! competing for the cores, and then its thread rests long enough to use at most
-//! `contended_share` of a core, so that a login storm on a saturated machine takes a bounded
-//! slice from trading and queues (then 503s) for the rest. On idle cores no hash waited for
-//! one, so logins run back to back. (`docs/benchmarks.md`: the login-storm phase measures
-//! exactly this.)
+//! themselves ([`pause_after`]): after a hash that ran while the cores were contended, its
+//! thread rests long enough to use at most `contended_share` of a core, so that a login storm
+//! on a saturated machine takes a bounded slice from trading and queues (then 503s) for the
+//! rest. On idle cores logins run back to back. (`docs/benchmarks.md`: the login-storm phase
+//! measures exactly this.)
+//!
+//! "Contended" is read from the kernel's CPU pressure (`/proc/pressure/cpu`): the share of
+//! the hash's wall time during which some task, anywhere on the machine, was ready to run but
+//! waited for a core. That sees PostgreSQL's backends and the HTTP workers waiting, which the
+//! hashing thread's own CPU time does not: sitting in the service's scheduling group, it gets a
+//! core nearly to itself (≥ 80 % of its wall time) while order placement queues behind it.
+//! Where the kernel has no pressure file, the thread's own share of its wall time is the
+//! signal instead.
 
 use crate::password::HashingConfig;
 use crate::priority::set_thread_nice;
@@ -102,31 +109,87 @@ fn serve(queue: &Mutex<Receiver<Job>>, nice: i32, contended_share: f64) {
         let Ok(job) = job else {
             return; // every sender dropped: the pool is gone
         };
-        let (started, cpu_before) = (Instant::now(), thread_cpu_time());
+        let before = Sample::now();
         job();
-        if let (Some(before), Some(after)) = (cpu_before, thread_cpu_time())
-            && let Some(pause) = pause_after(started.elapsed(), after.saturating_sub(before), contended_share)
-        {
+        if let Some(pause) = before.contention_since().and_then(|c| pause_after(c, contended_share)) {
             std::thread::sleep(pause);
         }
     }
 }
 
-/// A job that got less than this share of the time it took was waiting for a core: the
-/// machine is contended. (Uncontended, a hash gets ~100 %; on the bench's saturated cores
-/// ~35 %.)
-const CONTENDED_BELOW: f64 = 0.8;
+/// What a hashing thread reads before a job, to tell afterwards how contended the cores were.
+struct Sample {
+    at: Instant,
+    cpu: Option<Duration>,
+    waited: Option<Duration>,
+}
 
-/// How long a hashing thread rests after a job that took `wall` and got `cpu` of it: when the
-/// cores were contended, long enough that the thread uses at most `share` of a core, i.e.
-/// `cpu / (wall + pause) <= share`; otherwise not at all.
-pub(crate) fn pause_after(wall: Duration, cpu: Duration, share: f64) -> Option<Duration> {
-    let (wall, cpu) = (wall.as_secs_f64(), cpu.as_secs_f64());
-    if share >= 1.0 || cpu <= 0.0 || cpu >= CONTENDED_BELOW * wall {
+/// How a job's wall time went: the CPU time the thread got, and (where the kernel reports it)
+/// how long some task on the machine waited for a core meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Contention {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
+    pub(crate) others_waited: Option<Duration>,
+}
+
+impl Sample {
+    fn now() -> Self {
+        Self { at: Instant::now(), cpu: thread_cpu_time(), waited: cpu_pressure_total() }
+    }
+
+    /// None where the thread's CPU time cannot be read: no pacing then.
+    fn contention_since(&self) -> Option<Contention> {
+        let cpu = thread_cpu_time()?.saturating_sub(self.cpu?);
+        let others_waited = self.waited.zip(cpu_pressure_total()).map(|(before, after)| after.saturating_sub(before));
+        Some(Contention { wall: self.at.elapsed(), cpu, others_waited })
+    }
+}
+
+impl Contention {
+    /// Tasks waited for a core during more than this share of the job's wall time: the machine
+    /// is saturated. (Measured on the bench's two cores: 0–9 % while logins run alone, 98–100 %
+    /// under order placement.)
+    const WAITING_ABOVE: f64 = 0.5;
+    /// Without the pressure file: a job that got less than this share of its wall time waited
+    /// for a core. (Uncontended, a hash gets ~100 %.)
+    const OWN_SHARE_BELOW: f64 = 0.8;
+
+    fn contended(&self) -> bool {
+        let wall = self.wall.as_secs_f64();
+        match self.others_waited {
+            Some(waited) => waited.as_secs_f64() > Self::WAITING_ABOVE * wall,
+            None => self.cpu.as_secs_f64() < Self::OWN_SHARE_BELOW * wall,
+        }
+    }
+}
+
+/// How long a hashing thread rests after a job: when the cores were contended, long enough
+/// that the thread uses at most `share` of a core, i.e. `cpu / (wall + pause) <= share`;
+/// otherwise not at all.
+pub(crate) fn pause_after(job: Contention, share: f64) -> Option<Duration> {
+    let (wall, cpu) = (job.wall.as_secs_f64(), job.cpu.as_secs_f64());
+    if share >= 1.0 || cpu <= 0.0 || !job.contended() {
         return None;
     }
     let pause = cpu / share - wall;
     (pause > 0.0).then(|| Duration::from_secs_f64(pause))
+}
+
+/// Total time, since boot, during which some task waited for a CPU (the `some` line's
+/// `total=`, in microseconds, of Linux's pressure stall information); None where the kernel
+/// does not report it (before 4.20, or built or booted without PSI).
+fn cpu_pressure_total() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    pressure_some_total(&text)
+}
+
+/// The `some` line's `total=` of a pressure file's text
+/// ("some avg10=0.00 avg60=0.00 avg300=0.00 total=5256778").
+fn pressure_some_total(text: &str) -> Option<Duration> {
+    let some = text.lines().find(|line| line.starts_with("some "))?;
+    let micros = some.split(' ').find_map(|field| field.strip_prefix("total="))?;
+    micros.trim().parse().ok().map(Duration::from_micros)
 }
 
 /// CPU time the calling thread has used (None where it cannot be read: no pacing then).
@@ -168,15 +231,50 @@ mod tests {
         assert_eq!(own_nice(), 0, "the caller's own priority is untouched");
     }
 
-    #[test]
-    fn a_hash_that_waited_for_a_core_rests_to_its_share() {
+    fn job(wall_ms: u64, cpu_ms: u64, others_waited_ms: Option<u64>) -> Contention {
         let ms = Duration::from_millis;
-        assert_eq!(pause_after(ms(20), ms(19), 0.2), None, "uncontended: back to back");
-        assert_eq!(pause_after(ms(40), ms(10), 1.0), None, "a share of 1 is no limit");
+        Contention { wall: ms(wall_ms), cpu: ms(cpu_ms), others_waited: others_waited_ms.map(ms) }
+    }
+
+    #[test]
+    fn a_hash_on_saturated_cores_rests_to_its_share() {
+        let ms = Duration::from_millis;
+        // Tasks waited for a core during most of the hash: contended, even though the hashing
+        // thread itself got a core nearly to itself (20 ms in 20 ms); 20 / (20 + 80) = 0.2.
+        assert_eq!(pause_after(job(20, 20, Some(19)), 0.2), Some(ms(80)));
+        assert_eq!(pause_after(job(20, 19, Some(2)), 0.2), None, "nobody waited: back to back");
+        assert_eq!(pause_after(job(20, 20, Some(10)), 0.2), None, "half the time is not saturated");
+        assert_eq!(pause_after(job(40, 10, Some(40)), 1.0), None, "a share of 1 is no limit");
+        assert_eq!(pause_after(job(40, 10, Some(40)), 0.25), None, "already within its share");
+        assert_eq!(pause_after(job(5, 0, Some(5)), 0.2), None);
+    }
+
+    #[test]
+    fn without_pressure_figures_a_hash_that_waited_for_a_core_is_the_signal() {
+        let ms = Duration::from_millis;
+        assert_eq!(pause_after(job(20, 19, None), 0.2), None, "uncontended: back to back");
         // 10 ms of CPU in 40 ms: contended; 10 / (40 + 10) = 0.2 of a core.
-        assert_eq!(pause_after(ms(40), ms(10), 0.2), Some(ms(10)));
-        assert_eq!(pause_after(ms(40), ms(10), 0.25), None, "already within its share");
-        assert_eq!(pause_after(ms(5), Duration::ZERO, 0.2), None);
+        assert_eq!(pause_after(job(40, 10, None), 0.2), Some(ms(10)));
+    }
+
+    #[test]
+    fn the_pressure_file_gives_the_time_tasks_waited() {
+        let text = "some avg10=1.46 avg60=3.78 avg300=1.39 total=5256778\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        assert_eq!(pressure_some_total(text), Some(Duration::from_micros(5_256_778)));
+        assert_eq!(pressure_some_total("full avg10=0.00 total=3\n"), None);
+        assert_eq!(pressure_some_total(""), None);
+        assert_eq!(pressure_some_total("some avg10=1.46 total=x\n"), None);
+    }
+
+    #[test]
+    fn where_the_kernel_reports_cpu_pressure_it_is_read_and_only_grows() {
+        if !std::path::Path::new("/proc/pressure/cpu").exists() {
+            assert_eq!(cpu_pressure_total(), None);
+            return;
+        }
+        let first = cpu_pressure_total().expect("the kernel's pressure file parses");
+        let second = cpu_pressure_total().expect("the kernel's pressure file parses");
+        assert!(second >= first, "{first:?} then {second:?}");
     }
 
     #[tokio::test]
