@@ -19,7 +19,7 @@ hsts = false
 cors_allowed_origins = []
 
 [database]
-max_connections = 32
+max_connections = 16
 connect_timeout_ms = 3000
 
 [redis]
@@ -216,6 +216,10 @@ fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 pub struct DatabaseSettings {
     /// `DATABASE_URL`. Unset: the in-memory demo mode.
     pub url: Option<SecretString>,
+    /// Connections in all (default 16). PostgreSQL does the most work with a few busy
+    /// connections per core of its own; beyond that the queue only moves into the database,
+    /// where backends holding row locks compete for the cores and the slowest transactions
+    /// grow (`docs/operations.md`, "CPU priority").
     pub max_connections: u32,
     pub min_idle: Option<u32>,
     pub connect_timeout_ms: u64,
