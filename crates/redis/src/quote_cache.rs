@@ -140,6 +140,11 @@ impl RedisQuoteCache {
         cached
     }
 
+    /// The cached entry while it is fresh.
+    async fn read_fresh(&self, symbol: &Symbol) -> Option<Cached> {
+        self.read(symbol).await.filter(|c| c.is_fresh(self.clock.now(), self.config.ttl))
+    }
+
     async fn write(&self, symbol: &Symbol, cached: &Cached) {
         let Some(value) = cached.encode() else { return };
         let written: Result<(), String> = async {
@@ -210,12 +215,17 @@ impl RedisQuoteCache {
         let token = uuid::Uuid::now_v7().to_string();
         let give_up = Instant::now() + self.config.wait;
         loop {
-            if let Some(cached) = self.read(symbol).await.filter(|c| c.is_fresh(self.clock.now(), self.config.ttl)) {
+            if let Some(cached) = self.read_fresh(symbol).await {
                 return Flight::Fresh(cached);
             }
             match self.try_lock(symbol, &token).await {
                 Ok(true) => {
-                    let flight = self.call_upstream(symbol).await;
+                    // Another instance may have written its quote and released the lock
+                    // between the read above and this lock: then there is nothing to fetch.
+                    let flight = match self.read_fresh(symbol).await {
+                        Some(cached) => Flight::Fresh(cached),
+                        None => self.call_upstream(symbol).await,
+                    };
                     self.unlock(symbol, &token).await;
                     return flight;
                 }
