@@ -125,12 +125,12 @@ struct Sample {
 }
 
 /// How a job's wall time went: the CPU time the thread got, and (where the kernel reports it)
-/// how long some task on the machine waited for a core meanwhile.
+/// how long some task on the machine (this thread included) waited for a core meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Contention {
     pub(crate) wall: Duration,
     pub(crate) cpu: Duration,
-    pub(crate) others_waited: Option<Duration>,
+    pub(crate) tasks_waited: Option<Duration>,
 }
 
 impl Sample {
@@ -141,8 +141,8 @@ impl Sample {
     /// None where the thread's CPU time cannot be read: no pacing then.
     fn contention_since(&self) -> Option<Contention> {
         let cpu = thread_cpu_time()?.saturating_sub(self.cpu?);
-        let others_waited = self.waited.zip(cpu_pressure_total()).map(|(before, after)| after.saturating_sub(before));
-        Some(Contention { wall: self.at.elapsed(), cpu, others_waited })
+        let tasks_waited = self.waited.zip(cpu_pressure_total()).map(|(before, after)| after.saturating_sub(before));
+        Some(Contention { wall: self.at.elapsed(), cpu, tasks_waited })
     }
 }
 
@@ -157,7 +157,7 @@ impl Contention {
 
     fn contended(&self) -> bool {
         let wall = self.wall.as_secs_f64();
-        match self.others_waited {
+        match self.tasks_waited {
             Some(waited) => waited.as_secs_f64() > Self::WAITING_ABOVE * wall,
             None => self.cpu.as_secs_f64() < Self::OWN_SHARE_BELOW * wall,
         }
@@ -231,9 +231,9 @@ mod tests {
         assert_eq!(own_nice(), 0, "the caller's own priority is untouched");
     }
 
-    fn job(wall_ms: u64, cpu_ms: u64, others_waited_ms: Option<u64>) -> Contention {
+    fn job(wall_ms: u64, cpu_ms: u64, waited_ms: Option<u64>) -> Contention {
         let ms = Duration::from_millis;
-        Contention { wall: ms(wall_ms), cpu: ms(cpu_ms), others_waited: others_waited_ms.map(ms) }
+        Contention { wall: ms(wall_ms), cpu: ms(cpu_ms), tasks_waited: waited_ms.map(ms) }
     }
 
     #[test]
