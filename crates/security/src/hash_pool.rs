@@ -259,7 +259,8 @@ mod tests {
 
     #[test]
     fn the_pressure_file_gives_the_time_tasks_waited() {
-        let text = "some avg10=1.46 avg60=3.78 avg300=1.39 total=5256778\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        let text =
+            "some avg10=1.46 avg60=3.78 avg300=1.39 total=5256778\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
         assert_eq!(pressure_some_total(text), Some(Duration::from_micros(5_256_778)));
         assert_eq!(pressure_some_total("full avg10=0.00 total=3\n"), None);
         assert_eq!(pressure_some_total(""), None);
