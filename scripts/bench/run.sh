@@ -256,7 +256,7 @@ N_ACCOUNTS="$(psql -qtA "$BENCH_DATABASE_URL" -c 'SELECT count(*) FROM bench_ids
 # bench database's server with prepared statements over TCP (seconds, script and the database
 # name follow).
 WRK=(wrk --timeout 10s -s "$HERE/wrk.lua")
-PGBENCH=(pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -c "$CONNS" -j "$THREADS"
+PGBENCH=(pgbench -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M prepared -j "$THREADS"
     -D naccounts="$N_ACCOUNTS")
 
 # BENCH_HOLD=1: stop here with everything up, for profiling one load by hand (perf, pg_stat_*):
@@ -270,7 +270,7 @@ export BASE=$BASE SERVER_PID=$SERVER_PID BENCH_DATABASE_URL=$BENCH_DATABASE_URL
 # wrk for MODE (order, account, orders_list, quote, login):
 app() { BENCH_MODE="\$1" BENCH_USERS=$RAW/users.tsv BENCH_OUT=/dev/null $(printf '%q ' "${WRK[@]}")-t $THREADS -c $CONNS -d "\${2:-10}s" $BASE; }
 # pgbench for SCRIPT (pgbench_order.sql, pgbench_account.sql):
-ceiling() { $(printf '%q ' "${PGBENCH[@]}")-T "\${2:-10}" -f $HERE/\$1 $BENCH_DB; }
+ceiling() { $(printf '%q ' "${PGBENCH[@]}")-c $CONNS -T "\${2:-10}" -f $HERE/\$1 $BENCH_DB; }
 HOLD
     log "holding (BENCH_HOLD=1): . $RAW/hold.sh, then e.g. 'app order 10' or 'ceiling pgbench_order.sql 10'; rm it to go on"
     while [ -e "$RAW/hold.sh" ]; do sleep 1; done
@@ -353,13 +353,13 @@ phase() {
     counters_end "$name"
 }
 
-# pgb_run NAME SCRIPT SECONDS [ROUND]: pgbench running SCRIPT (the app's SQL for NAME) at the
-# same concurrency, prepared statements over TCP; with ROUND, a measured slice with its latency
-# log and CPU, else a warm-up. The server stays up, idle (its engine pass and Redis pings show
-# in the `other` column).
+# pgb_run NAME SCRIPT SECONDS [ROUND [CLIENTS]]: pgbench running SCRIPT (the app's SQL for NAME)
+# at the same concurrency (or CLIENTS), prepared statements over TCP; with ROUND, a measured
+# slice with its latency log and CPU, else a warm-up. The server stays up, idle (its engine pass
+# and Redis pings show in the `other` column).
 pgb_run() {
-    local name="$1" script="$2" secs="$3" round="${4:-}"
-    local -a cmd=("${PGBENCH[@]}" -T "$secs" -f "$HERE/$script")
+    local name="$1" script="$2" secs="$3" round="${4:-}" clients="${5:-$CONNS}"
+    local -a cmd=("${PGBENCH[@]}" -c "$clients" -T "$secs" -f "$HERE/$script")
     if [ -z "$round" ]; then
         (cd "$RAW" && "${cmd[@]}" "$BENCH_DB" >"$RAW/pgbench-$name.warmup.txt" 2>&1) ||
             die "pgbench $name warm-up failed: $(tail -5 "$RAW/pgbench-$name.warmup.txt")"
@@ -393,13 +393,22 @@ json.dump({"cores": cores, "interval_s": round(interval, 2)}, open(sys.argv[1], 
 PY
 }
 
-# paired NAME MODE SCRIPT: the app's phase and its ceiling, pgbench running the same SQL
-# (SCRIPT), in CEILING_ROUNDS rounds of a CEILING_SLICE-second app slice then a pgbench slice.
-# This shared machine's speed drifts by tens of percent within a run, so app and ceiling are
-# measured seconds apart and compared round by round (report.py: the median of the rounds'
+# PostgreSQL connections the server holds for this database (after a load: every lane's).
+server_pg_connections() {
+    psql -qtA "$ADMIN_URL" -c "SELECT count(*) FROM pg_stat_activity
+        WHERE datname = '$BENCH_DB' AND backend_type = 'client backend'"
+}
+
+# paired NAME MODE SCRIPT [AT_POOL]: the app's phase and its ceiling, pgbench running the same
+# SQL (SCRIPT), in CEILING_ROUNDS rounds of a CEILING_SLICE-second app slice then a pgbench
+# slice. This shared machine's speed drifts by tens of percent within a run, so app and ceiling
+# are measured seconds apart and compared round by round (report.py: the median of the rounds'
 # ratios); measured minutes apart, one binary's order ratio came out anywhere from 61 to 95 %.
+# With AT_POOL, each round also runs pgbench with as many clients as the server holds
+# PostgreSQL connections (NAME_at_pool; not a target: PostgreSQL does more with fewer backends,
+# so this is the stricter ceiling for a server whose pool is smaller than the load).
 paired() {
-    local name="$1" mode="$2" script="$3" round
+    local name="$1" mode="$2" script="$3" at_pool="${4:-}" round held=""
     log "phase $name: ${WARMUP}s warm-up, then $CEILING_ROUNDS rounds of ${CEILING_SLICE}s of the app" \
         "and ${CEILING_SLICE}s of pgbench ($script), $CONNS connections each"
     settle
@@ -410,14 +419,22 @@ paired() {
         counters_start
         run_wrk "$name.$round" "$mode" "$CONNS" "$THREADS" "$CEILING_SLICE"
         counters_end "$name.$round"
+        if [ -n "$at_pool" ] && [ -z "$held" ]; then
+            held="$(server_pg_connections)"
+            echo "$held" >"$RAW/$name.server_pg_connections"
+        fi
         settle
         pgb_run "$name" "$script" "$CEILING_SLICE" "$round"
+        if [ -n "$at_pool" ] && [ "${held:-0}" -gt 0 ]; then
+            settle
+            pgb_run "${name}_at_pool" "$script" "$CEILING_SLICE" "$round" "$held"
+        fi
     done
 }
 
 phase quote quote
 paired account account pgbench_account.sql
-paired order order pgbench_order.sql
+paired order order pgbench_order.sql at_pool
 phase orders_list orders_list
 phase login login
 
