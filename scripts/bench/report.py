@@ -248,6 +248,17 @@ def machine() -> dict:
     }
 
 
+def round_ratios(app_rps: list, pg_tps: list) -> list | None:
+    """Each app slice against the pgbench slice right after it, or None when they do not pair."""
+    if app_rps and len(app_rps) == len(pg_tps) and all(pg_tps):
+        return [round(a / b, 3) for a, b in zip(app_rps, pg_tps)]
+    return None
+
+
+def per_round(app_rps: list, pg_tps: list, ratios: list) -> str:
+    return ", ".join(f"{fmt(a)} / {fmt(b)} ({r * 100:.0f} %)" for a, b, r in zip(app_rps, pg_tps, ratios))
+
+
 def fmt(v: object, digits: int = 1) -> str:
     if v is None:
         return "—"
@@ -277,10 +288,10 @@ def main() -> None:
         if not (p and c and c["throughput_tps"]):
             continue
         p["ratio_of_totals_vs_pgbench"] = round(p["throughput_rps"] / c["throughput_tps"], 3)
-        app, pg = p.get("rounds_rps") or [], c["rounds_tps"]
-        if app and len(app) == len(pg) and all(pg):
-            p["rounds_ratio_vs_pgbench"] = [round(a / b, 3) for a, b in zip(app, pg)]
-            p["ratio_vs_pgbench"] = round(median(p["rounds_ratio_vs_pgbench"]), 3)
+        ratios = round_ratios(p.get("rounds_rps") or [], c["rounds_tps"])
+        if ratios:
+            p["rounds_ratio_vs_pgbench"] = ratios
+            p["ratio_vs_pgbench"] = round(median(ratios), 3)
         else:
             p["ratio_vs_pgbench"] = p["ratio_of_totals_vs_pgbench"]
 
@@ -288,15 +299,15 @@ def main() -> None:
     # connections (run.sh's `order_at_pool`), against the same app rounds. Reported, not a target.
     at_pool = pgbench_phase(args.raw, "order_at_pool")
     p = phases.get("order")
-    if at_pool and p and p.get("rounds_rps") and len(p["rounds_rps"]) == len(at_pool["rounds_tps"]) \
-            and all(at_pool["rounds_tps"]):
+    ratios = round_ratios((p or {}).get("rounds_rps") or [], at_pool["rounds_tps"]) if at_pool else None
+    if at_pool and p and ratios:
         try:
             with open(os.path.join(args.raw, "order.server_pg_connections"), encoding="utf-8") as f:
                 at_pool["clients"] = int(f.read().strip())
         except (OSError, ValueError):
             at_pool["clients"] = None
-        p["rounds_ratio_vs_pgbench_at_pool"] = [round(a / b, 3) for a, b in zip(p["rounds_rps"], at_pool["rounds_tps"])]
-        p["ratio_vs_pgbench_at_pool"] = round(median(p["rounds_ratio_vs_pgbench_at_pool"]), 3)
+        p["rounds_ratio_vs_pgbench_at_pool"] = ratios
+        p["ratio_vs_pgbench_at_pool"] = round(median(ratios), 3)
         ceiling["order_at_pool"] = at_pool
 
     def get(phase: str, key: str) -> float | None:
@@ -423,13 +434,11 @@ def main() -> None:
     for name, label in CEILINGS:
         p, c = phases.get(name) or {}, ceiling.get(name) or {}
         if p.get("rounds_ratio_vs_pgbench"):
-            per_round = ", ".join(
-                f"{fmt(a)} / {fmt(b)} ({r * 100:.0f} %)"
-                for a, b, r in zip(p["rounds_rps"], c["rounds_tps"], p["rounds_ratio_vs_pgbench"]))
+            rounds = per_round(p["rounds_rps"], c["rounds_tps"], p["rounds_ratio_vs_pgbench"])
             lines += [
                 "",
                 f"Ceiling, {label}: {len(c['rounds_tps'])} rounds of {fmt(meta.get('ceiling_slice_s'))} s of the app "
-                f"then {fmt(meta.get('ceiling_slice_s'))} s of pgbench; req/s / tps per round: {per_round}; ratio "
+                f"then {fmt(meta.get('ceiling_slice_s'))} s of pgbench; req/s / tps per round: {rounds}; ratio "
                 f"{p['ratio_vs_pgbench'] * 100:.0f} % (the median of the rounds'; of the totals: "
                 f"{p['ratio_of_totals_vs_pgbench'] * 100:.0f} %); p99 per round, app / pgbench (ms): "
                 + ", ".join(f"{fmt(a, 1)} / {fmt(b, 1)}" for a, b in zip(p["rounds_p99_ms"], c["rounds_p99_ms"]))
@@ -437,14 +446,12 @@ def main() -> None:
             ]
     o, c = phases.get("order") or {}, ceiling.get("order_at_pool") or {}
     if o.get("rounds_ratio_vs_pgbench_at_pool"):
-        per_round = ", ".join(
-            f"{fmt(a)} / {fmt(b)} ({r * 100:.0f} %)"
-            for a, b, r in zip(o["rounds_rps"], c["rounds_tps"], o["rounds_ratio_vs_pgbench_at_pool"]))
+        rounds = per_round(o["rounds_rps"], c["rounds_tps"], o["rounds_ratio_vs_pgbench_at_pool"])
         lines += [
             "",
             f"The stricter ceiling (not a target): in each round pgbench also ran the order placement "
             f"transaction with {fmt(c.get('clients'))} clients, as many as the server held PostgreSQL "
-            f"connections (PostgreSQL does more with fewer backends): req/s / tps per round: {per_round}; "
+            f"connections (PostgreSQL does more with fewer backends): req/s / tps per round: {rounds}; "
             f"ratio {o['ratio_vs_pgbench_at_pool'] * 100:.0f} % (the median of the rounds'); pgbench's p99 "
             "per round (ms): " + ", ".join(fmt(x, 1) for x in c["rounds_p99_ms"]) + ".",
         ]
