@@ -127,10 +127,10 @@ struct Sample {
 /// How a job's wall time went: the CPU time the thread got, and (where the kernel reports it)
 /// how long some task on the machine (this thread included) waited for a core meanwhile.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Contention {
-    pub(crate) wall: Duration,
-    pub(crate) cpu: Duration,
-    pub(crate) tasks_waited: Option<Duration>,
+struct Contention {
+    wall: Duration,
+    cpu: Duration,
+    tasks_waited: Option<Duration>,
 }
 
 impl Sample {
@@ -167,7 +167,7 @@ impl Contention {
 /// How long a hashing thread rests after a job: when the cores were contended, long enough
 /// that the thread uses at most `share` of a core, i.e. `cpu / (wall + pause) <= share`;
 /// otherwise not at all.
-pub(crate) fn pause_after(job: Contention, share: f64) -> Option<Duration> {
+fn pause_after(job: Contention, share: f64) -> Option<Duration> {
     let (wall, cpu) = (job.wall.as_secs_f64(), job.cpu.as_secs_f64());
     if share >= 1.0 || cpu <= 0.0 || !job.contended() {
         return None;
